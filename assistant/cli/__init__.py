@@ -1,0 +1,51 @@
+"""The `tariff` command: assembles the sub-commands and maps AssistantError to one-line messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ..errors import AssistantError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tariff classification assistant.")
+
+
+def _register() -> None:
+    # Each module owns its commands; importing it attaches them to `app`.
+    from . import audit, classify, corpus, eval, keys, serve  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: never shows a traceback for an expected error."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    _register()
+    try:
+        app(args=argv, prog_name="tariff", standalone_mode=False)
+    except AssistantError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        return 2 if exc.status in (401, 403, 404, 409, 413, 422) else 1
+    except (typer.Exit, SystemExit) as exc:
+        return int(getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # click usage errors and anything unexpected: one line, non-zero
+        import click
+
+        if isinstance(exc, click.ClickException):
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            return exc.exit_code
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""tariff audit commands (being written)."""
+from . import app  # noqa: F401

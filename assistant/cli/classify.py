@@ -1,0 +1,2 @@
+"""tariff classify commands (being written)."""
+from . import app  # noqa: F401

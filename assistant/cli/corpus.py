@@ -1,0 +1,2 @@
+"""tariff corpus commands (being written)."""
+from . import app  # noqa: F401

