@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Settings
-from .errors import InputError
+from .errors import BackendUnavailable, InputError
 
 if TYPE_CHECKING:  # heavy imports stay lazy
     from langchain_openai import ChatOpenAI
+
+    from .embed import CachedEmbedder
+    from .vectorstore import ChromaStore
 
 
 def make_chat_model(settings: Settings, *, streaming: bool = False) -> "ChatOpenAI":
@@ -30,4 +35,42 @@ def make_chat_model(settings: Settings, *, streaming: bool = False) -> "ChatOpen
     )
 
 
-# make_embedder(settings) and make_store(settings) are added below by the index work.
+def embed_cache_dir(settings: Settings) -> Path:
+    """Where embeddings and the exported ONNX model are cached: TARIFF_EMBED_CACHE_DIR (shared by test sessions) or
+    the home's cache folder."""
+    override = os.environ.get("TARIFF_EMBED_CACHE_DIR")
+    return Path(override).expanduser() if override else settings.cache_dir / "embeddings"
+
+
+def make_embedder(settings: Settings) -> "CachedEmbedder":
+    """The embedding model from settings (never from a hub), behind the on-disk embedding cache."""
+    from .embed import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    model = settings.resolved_embedding_model()
+    if not Path(model).is_dir():
+        raise BackendUnavailable(f"embedding model not found at {model} (TARIFF_EMBEDDING_MODEL)")
+    runtime = (settings.embedding_runtime or "onnx-int8").lower()
+    cache = embed_cache_dir(settings)
+    if runtime in ("onnx-int8", "onnx"):
+        inner = OnnxEmbedder.for_model(model, cache_dir=cache, quantize=runtime == "onnx-int8")
+    elif runtime == "torch":
+        inner = SentenceTransformerEmbedder(model, batch_size=settings.embedding_batch_size)
+    else:
+        raise InputError(f"unknown TARIFF_EMBEDDING_RUNTIME {runtime!r}; use onnx-int8, onnx or torch")
+    return CachedEmbedder(inner, cache / "vectors.sqlite")
+
+
+def store_namespace(settings: Settings) -> str:
+    """Collection prefix: the configured name, the embedding model and the passage recipe, so vectors never mix."""
+    from .embed import EMBED_RECIPE, model_label
+
+    return f"{settings.collection}-{model_label(settings.resolved_embedding_model())}-{EMBED_RECIPE}"
+
+
+def make_store(settings: Settings) -> "ChromaStore":
+    """Chroma: a server when TARIFF_CHROMA_URL is set, else embedded under TARIFF_HOME/chroma."""
+    from .vectorstore import ChromaStore
+
+    return ChromaStore(namespace=store_namespace(settings), path=settings.chroma_path, url=settings.chroma_url)

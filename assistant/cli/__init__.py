@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tariff class
 
 def _register() -> None:
     # Each module owns its commands; importing it attaches them to `app`.
-    from . import audit, classify, corpus, eval, keys, serve  # noqa: F401
+    from . import audit, classify, corpus, eval, keys, prior, serve  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     _register()
     try:
-        app(args=argv, prog_name="tariff", standalone_mode=False)
+        # Without standalone mode click returns a command's `typer.Exit(code)` instead of exiting.
+        code = app(args=argv, prog_name="tariff", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except AssistantError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         return 2 if exc.status in (401, 403, 404, 409, 413, 422) else 1

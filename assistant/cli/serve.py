@@ -1,2 +1,72 @@
-"""tariff serve commands (being written)."""
-from . import app  # noqa: F401
+"""`tariff serve`: open (and on a first start, build) the index, then serve the API and web UI with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from . import app
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class _NoQueryStrings(logging.Filter):
+    """Access-log lines without query strings (a search query may quote a confidential description)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def welcome(url: str, first_key: str | None) -> str:
+    """What a start prints: the URL, the first admin key when one was just created, how to add keys."""
+    lines = []
+    if first_key:
+        lines += [
+            "",
+            f"Open {url} and sign in with this admin key: {first_key}",
+            "It is shown only this once; it is stored as a hash. Keep it somewhere safe.",
+        ]
+    else:
+        lines += ["", f"Serving on {url}"]
+    lines += [
+        f"API documentation: {url}docs",
+        "Create keys for brokers and officers with:",
+        "  tariff keys create --role broker --name NAME --org ORG",
+        "  tariff keys create --role officer --name NAME",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
+) -> None:
+    """Serve the REST API (/v1, docs at /docs) and the web UI. A first start ingests the HS 2022 corpus."""
+    import uvicorn
+
+    from ..api import create_app
+    from ..auth import ensure_first_admin
+    from ..config import get_settings
+    from ..runtime import Runtime
+    from ..store.db import Database
+
+    settings = get_settings()
+    typer.echo(f"Data directory: {settings.home}")
+    runtime = Runtime.open(settings, auto_ingest=True)  # shows progress while a first start builds the index
+    first = ensure_first_admin(Database.open(settings))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    if host not in LOOPBACK:
+        typer.secho(f"Listening on {host}: put a TLS-terminating proxy in front before exposing it.", fg="yellow")
+    api = create_app(settings, runtime=runtime)
+    config = uvicorn.Config(api, host=host, port=port, log_level="info")
+    logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
+    typer.echo(welcome(url, first.key if first else None))
+    uvicorn.Server(config).run()

@@ -1,1 +1,59 @@
 """Classification engines and the one entry point, `classify`."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..models import Classification
+from .base import Engine, Evidence, ScoredLine
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+ENGINES = ("offline", "llm")
+_lock = threading.Lock()
+_cache: dict[tuple[int, str], Engine] = {}
+
+
+def get_engine(name: str | None = None, *, runtime: Runtime | None = None) -> Engine:
+    """The engine called `name` (default: settings.engine) bound to `runtime` (default: the process runtime)."""
+    if runtime is None:
+        from ..runtime import get_runtime
+
+        runtime = get_runtime()
+    name = (name or runtime.settings.engine or "offline").lower()
+    if name not in ENGINES:
+        raise InputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    key = (id(runtime), name)
+    with _lock:
+        engine = _cache.get(key)
+        if engine is None:
+            from .offline import OfflineEngine
+
+            offline = _cache.get((id(runtime), "offline")) or OfflineEngine(runtime)
+            _cache[(id(runtime), "offline")] = offline
+            if name == "llm":
+                from .llm import LLMEngine
+
+                engine = LLMEngine(runtime, offline=offline)
+            else:
+                engine = offline
+            _cache[key] = engine
+    return engine
+
+
+def classify(
+    description: str,
+    *,
+    context: list[str] | None = None,
+    engine: str | None = None,
+    top: int = 5,
+    runtime: Runtime | None = None,
+) -> Classification:
+    """Ranked, cited code suggestions for a product description. Advisory: an officer must decide."""
+    return get_engine(engine, runtime=runtime).classify(description, context=context, top=top)
+
+
+__all__ = ["ENGINES", "Engine", "Evidence", "ScoredLine", "classify", "get_engine"]

@@ -1,0 +1,109 @@
+"""The FastAPI application: `create_app(settings=None, runtime=None)` wires storage, routers, limits and the web UI."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from pydantic.json_schema import models_json_schema
+
+from .. import __version__
+from ..batches import BatchWorker
+from ..config import Settings, get_settings
+from ..review import Desk
+from ..store.db import Database
+from . import errors
+from .limits import BodySizeLimit, RateLimiter
+from .routers import audit, batches, classifications, codes, health, keys, review, search
+from .security import SecurityHeaders
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+DESCRIPTION = """Ranked HS/HTS code suggestions with cited sources, for customs brokers' software.
+
+Every classification opens a **case** that stays advisory (`final_code: null`) until a customs officer
+confirms, overrides or rejects it. Authenticate with `Authorization: Bearer <API key>`
+(`tariff keys create --role broker|officer|admin --name NAME [--org ORG]`).
+"""
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The API app on `settings` (default: the runtime's, else the environment's); the runtime opens lazily."""
+    if settings is None:
+        settings = runtime.settings if runtime is not None else get_settings()
+    db = Database.from_settings(settings)
+    db.migrate()
+    desk = Desk(db, settings, runtime)
+    worker = BatchWorker(desk)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker.start()  # resumes batches an earlier process left unfinished
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    app = FastAPI(title="Tariff Classification Assistant", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings, app.state.desk, app.state.worker = settings, desk, worker
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+
+    errors.install(app)
+    # Added innermost first: SecurityHeaders wraps everything, so error responses carry the headers too.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(errors.CatchUnexpected)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(SecurityHeaders)
+
+    for module in (health, classifications, review, batches, codes, search, audit, keys):
+        app.include_router(module.router)
+    install_web(app)
+    _add_schemas(app, batches.SCHEMAS)
+    return app
+
+
+def install_web(app: FastAPI) -> None:
+    """The web UI hook: when the package assistant.web defines `install(app)`, it adds the UI to this app.
+
+    Without it (an API-only build), "/" redirects to the API documentation.
+    """
+    install = None
+    if importlib.util.find_spec("assistant.web") is not None:
+        install = getattr(importlib.import_module("assistant.web"), "install", None)
+    if install is None:
+
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+        return
+    install(app)
+
+
+def _add_schemas(app: FastAPI, models: tuple[Any, ...]) -> None:
+    """Put models that routes reference by hand (a body parsed in the route) into the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _, defs = models_json_schema([(m, "validation") for m in models],
+                                         ref_template="#/components/schemas/{model}")
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -1,0 +1,57 @@
+"""Dependencies shared by the routers: the review desk, the batch worker, and the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..auth import Principal, authenticate
+from ..batches import BatchWorker
+from ..review import Desk
+
+bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API key: `Authorization: Bearer tk_...`")
+
+
+def get_desk(request: Request) -> Desk:
+    return request.app.state.desk
+
+
+def get_worker(request: Request) -> BatchWorker:
+    return request.app.state.worker
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The caller, from its bearer key (401 when missing, unknown or revoked), after the per-key rate limit."""
+    principal = authenticate(get_desk(request).db, credentials.credentials if credentials else None)
+    request.app.state.limiter.check(principal.key_id)
+    request.state.principal = principal
+    return principal
+
+
+def requires(permission: str) -> Callable[[Principal], Principal]:
+    """A dependency that yields the principal when its role holds `permission`, else 403."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        principal.require(permission)
+        return principal
+
+    return check
+
+
+DeskDep = Annotated[Desk, Depends(get_desk)]
+WorkerDep = Annotated[BatchWorker, Depends(get_worker)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="repeat a request safely: same key + same body"),
+]
+Broker = Annotated[Principal, Depends(requires("classify"))]
+Reader = Annotated[Principal, Depends(requires("read_cases"))]
+Lookup = Annotated[Principal, Depends(requires("lookup"))]
+Officer = Annotated[Principal, Depends(requires("review"))]
+Auditor = Annotated[Principal, Depends(requires("case_audit"))]
+Admin = Annotated[Principal, Depends(requires("manage_keys"))]

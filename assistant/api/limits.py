@@ -1,0 +1,98 @@
+"""Request limits: body size (413, as JSON) and a per-key rate limit (429 with Retry-After)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import RateLimited
+from .errors import error_json
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuse bodies over `max_bytes`: at once when Content-Length says so, else while the body streams in."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        seen = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    exceeded = True
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return  # whatever the app answered to the aborted read, the client gets the 413 below
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            pass
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_json(413, "too_large", f"the request body exceeds {self.max_bytes} bytes")
+        await response(scope, receive, send)
+
+
+class RateLimiter:
+    """A token bucket per API key: `per_minute` requests a minute, bursts up to the same number."""
+
+    def __init__(self, per_minute: int):
+        self.capacity = max(1, int(per_minute))
+        self.rate = self.capacity / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Take one token for `key`; RateLimited (with the seconds to wait) when the bucket is empty."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.capacity), now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                wait = max(1, math.ceil((1.0 - tokens) / self.rate))
+                raise RateLimited(
+                    f"rate limit of {self.capacity} requests a minute exceeded; retry in {wait} s",
+                    detail={"retry_after": wait},
+                )
+            self._buckets[key] = (tokens - 1.0, now)

@@ -1,0 +1,50 @@
+"""The audit trail: one case's events (officers) and the full export as JSON Lines (admins)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
+
+from ... import audit, review
+from ...auth import Principal
+from ...store.records import AuditEventView
+from ..deps import Auditor, DeskDep, requires
+from ..errors import error_responses
+
+router = APIRouter(tags=["audit"])
+
+
+class NDJSONResponse(StreamingResponse):
+    media_type = "application/x-ndjson"
+
+
+@router.get("/v1/classifications/{case_id}/audit", response_model=list[AuditEventView],
+            responses=error_responses(403, 404, 422), summary="A case's audit events, in chain order")
+def case_audit(case_id: Annotated[str, Path(max_length=64)], desk: DeskDep, principal: Auditor) -> list[AuditEventView]:
+    return review.case_audit(desk, principal, case_id)
+
+
+@router.get(
+    "/v1/audit/export",
+    response_class=NDJSONResponse,
+    responses={200: {"description": "one event per line, in chain order", "content": {
+        "application/x-ndjson": {"schema": {"type": "string"}}}}, **error_responses(403, 422, by_reference=True)},
+    summary="Export the audit chain as JSON Lines",
+)
+def export_audit(
+    desk: DeskDep,
+    principal: Annotated[Principal, Depends(requires("export_audit"))],
+    since: Annotated[str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$",
+                                       description="ISO date or datetime (UTC when no offset)")] = None,
+) -> NDJSONResponse:
+    bound = audit.parse_since(since)  # a bad date is a 422 before the response starts
+
+    def lines() -> Iterator[bytes]:
+        for ev in audit.export(desk.db, since=bound):  # streamed from one read transaction
+            yield (json.dumps(ev, ensure_ascii=False) + "\n").encode("utf-8")
+
+    return NDJSONResponse(lines(), headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})

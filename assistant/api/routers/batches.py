@@ -1,0 +1,115 @@
+"""Batches: submit up to max_batch_items items (JSON or a CSV upload), follow progress, download results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from ... import batches
+from ...batches import BatchItemIn, BatchRequest
+from ...errors import InputError
+from ...store.records import BatchResults, BatchView
+from ..deps import Broker, DeskDep, IdempotencyKey, Reader, WorkerDep
+from ..errors import UnsupportedMediaType, error_responses
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+BatchId = Annotated[str, Path(max_length=64)]
+
+_CSV_UPLOAD = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV with a description column"},
+        "engine": {"type": "string", "maxLength": 20},
+        "top": {"type": "integer", "minimum": 1, "maximum": 20},
+    },
+}
+REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}},
+        "multipart/form-data": {"schema": _CSV_UPLOAD},
+        "text/csv": {"schema": {"type": "string", "description": "CSV with a header row and a description column"}},
+    },
+}
+SCHEMAS = (BatchRequest, BatchItemIn)  # added to the OpenAPI components by the app
+
+
+def _validated(data: dict) -> BatchRequest:
+    try:
+        return BatchRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+async def _read_request(request: Request, max_items: int) -> BatchRequest:
+    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mime == "application/json" or mime.endswith("+json"):
+        try:
+            return BatchRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+    if mime == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except MultiPartException as exc:
+            raise InputError(f"malformed multipart upload: {exc.message}") from None
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InputError("the multipart upload needs a 'file' field holding the CSV")
+        items = batches.parse_csv(await upload.read(), max_items=max_items)
+        extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+        return _validated({"items": [i.model_dump() for i in items], **extra})
+    if mime in ("text/csv", "application/csv"):
+        items = batches.parse_csv(await request.body(), max_items=max_items)
+        return _validated({"items": [i.model_dump() for i in items]})
+    raise UnsupportedMediaType("send application/json, multipart/form-data (a CSV 'file') or text/csv")
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchView,
+    responses=error_responses(400, 403, 409, 413, 415, 422),
+    openapi_extra={"requestBody": REQUEST_BODY},
+    summary="Submit a batch (JSON items or a CSV upload); classified in the background",
+)
+async def create_batch(
+    request: Request, desk: DeskDep, principal: Broker, worker: WorkerDep, idempotency_key: IdempotencyKey = None
+) -> BatchView:
+    """Each item becomes a case in pending_review. Poll GET /v1/batches/{id}, then download the results."""
+    body = await _read_request(request, desk.settings.max_batch_items)
+    return await run_in_threadpool(
+        batches.create_batch, desk, principal, body, idempotency_key=idempotency_key, worker=worker
+    )
+
+
+@router.get("/{batch_id}", response_model=BatchView, responses=error_responses(403, 404, 422),
+            summary="A batch's progress")
+def get_batch(batch_id: BatchId, desk: DeskDep, principal: Reader) -> BatchView:
+    return batches.get_batch(desk, principal, batch_id)
+
+
+@router.get(
+    "/{batch_id}/results",
+    response_model=BatchResults,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **error_responses(403, 404, 422)},
+    summary="Results so far, as JSON or CSV (items not yet processed show status pending)",
+)
+def batch_results(
+    batch_id: BatchId, desk: DeskDep, principal: Reader, format: Literal["json", "csv"] = Query("json")
+) -> BatchResults | Response:
+    results = batches.batch_results(desk, principal, batch_id)
+    if format == "csv":
+        return Response(
+            batches.results_csv(results),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="batch-{results.batch.id}.csv"'},
+        )
+    return results

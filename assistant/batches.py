@@ -1,0 +1,327 @@
+"""Batch jobs: up to max_batch_items descriptions (JSON items or a CSV upload) classified by a background worker."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import queue
+import threading
+from collections import defaultdict
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .auth import Principal, Role
+from .codes import normalize_code
+from .errors import AssistantError, InputError, NotFoundError, TooLarge
+from .review import Desk, Prepared, insert_case, prepare
+from .review.desk import (
+    NOT_BLANK,
+    check_idempotency_key,
+    check_text,
+    find_idempotent,
+    idempotent_resource,
+    new_id,
+    request_hash,
+)
+from .store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
+from .store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
+
+log = logging.getLogger(__name__)
+
+CHUNK = 16  # items classified, then stored in one transaction (progress moves in these steps)
+Row = tuple[int, str, str | None, str | None]  # item id, description, declared code, reference
+
+CSV_COLUMNS = ("description", "reference", "declared_code")
+RESULT_COLUMNS = (
+    "index", "reference", "description", "declared_code", "status", "error", "case_id", "case_status",
+    "final_code", "top_code", "top_display", "top_confidence", "codes", "risk_flag", "risk_reasons", "notice",
+)
+
+
+class BatchItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, pattern=NOT_BLANK)
+    reference: str | None = Field(default=None, max_length=200)
+    declared_code: str | None = Field(default=None, max_length=40)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BatchItemIn] = Field(min_length=1, description="at most max_batch_items (default 1,000)")
+    engine: str | None = Field(default=None, max_length=20)
+    top: int = Field(default=5, ge=1, le=20)
+
+
+def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
+    """Items of a CSV upload: a header row with a `description` column; `reference`, `declared_code` optional."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("the CSV file is not UTF-8 text") from None
+    if "\x00" in text:
+        raise InputError("the CSV file contains NUL bytes: it looks like a binary file, not CSV")
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header:
+            raise InputError("the CSV file is empty")
+        names = [h.strip().lower().replace(" ", "_") for h in header]
+        if "description" not in names:
+            raise InputError("the CSV file needs a header row with a 'description' column")
+        col = {n: names.index(n) for n in CSV_COLUMNS if n in names}
+        items: list[BatchItemIn] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(items) >= max_items:
+                raise TooLarge(f"the CSV file has more than {max_items} rows; the batch limit is {max_items}")
+            line = reader.line_num
+            values = {n: (row[i].strip() if i < len(row) else "") for n, i in col.items()}
+            if not values["description"]:
+                raise InputError(f"CSV line {line}: the description is empty")
+            try:
+                items.append(BatchItemIn(**{k: v or None for k, v in values.items()}))
+            except ValidationError as exc:
+                raise InputError(f"CSV line {line}: {exc.errors()[0]['msg']}") from None
+    except csv.Error as exc:
+        raise InputError(f"the CSV file cannot be read: {exc}") from None
+    if not items:
+        raise InputError("the CSV file has no rows")
+    return items
+
+
+def _check_items(desk: Desk, req: BatchRequest) -> list[tuple[BatchItemIn, str | None]]:
+    limit = desk.settings.max_batch_items
+    if len(req.items) > limit:
+        raise TooLarge(f"{len(req.items)} items; a batch holds at most {limit}")
+    out = []
+    for i, item in enumerate(req.items):
+        try:
+            check_text(item.description, "description", desk.settings)
+            declared = normalize_code(item.declared_code) if item.declared_code and item.declared_code.strip() else None
+        except InputError as exc:
+            raise InputError(f"item {i}: {exc.message}") from None
+        out.append((item, declared))
+    return out
+
+
+def _view(b: Batch) -> BatchView:
+    finished = b.done + b.failed
+    return BatchView(
+        id=b.id, status=b.status, org=b.org, requester=Person(key_id=b.requester_key_id, name=b.requester_name),
+        engine=b.engine, total=b.total, done=b.done, failed=b.failed,
+        progress=round(finished / b.total, 4) if b.total else 1.0,
+        created_at=b.created_at, started_at=b.started_at, finished_at=b.finished_at,
+    )
+
+
+def create_batch(
+    desk: Desk, principal: Principal, req: BatchRequest, *, idempotency_key: str | None = None,
+    worker: BatchWorker | None = None,
+) -> BatchView:
+    """Store a batch and its items, queue it for the worker; the same Idempotency-Key returns the same batch."""
+    principal.require("classify")
+    checked = _check_items(desk, req)
+    key = check_idempotency_key(idempotency_key)
+    digest = request_hash(req.model_dump(mode="json"))
+    if key and (existing := find_idempotent(desk.db, principal, "batches", key, digest)):
+        return get_batch(desk, principal, existing)
+    existing = None
+    with desk.db.write() as s:
+        # Checked again under the write lock: a concurrent request with the same key may have just won.
+        existing = idempotent_resource(s, principal, "batches", key, digest) if key else None
+        if existing is None:
+            batch = Batch(
+                id=new_id(), org=principal.org, requester_key_id=principal.key_id, requester_name=principal.name,
+                requester_role=principal.role.value, status="queued", engine=req.engine, top=req.top,
+                total=len(checked), done=0, failed=0, created_at=utcnow(),
+            )
+            s.add(batch)
+            s.flush()
+            s.add_all(
+                BatchItem(batch_id=batch.id, idx=i, description=item.description.strip(), reference=item.reference,
+                          declared_code=declared, status="pending")
+                for i, (item, declared) in enumerate(checked)
+            )
+            if key:
+                s.add(IdempotencyRecord(key_id=principal.key_id, scope="batches", idem_key=key, request_hash=digest,
+                                        resource_id=batch.id))
+            audit.append(s, "batch_created", actor=principal, data={
+                "batch_id": batch.id, "org": batch.org, "items": batch.total, "engine": req.engine,
+                "request_sha256": digest,
+            })
+            result = _view(batch)
+    if existing:
+        return get_batch(desk, principal, existing)
+    if worker is not None:
+        worker.submit(result.id)
+    return result
+
+
+def _load(s: Session, principal: Principal, batch_id: str) -> Batch:
+    principal.require("read_cases")
+    b = s.get(Batch, batch_id) if len(batch_id or "") <= 32 else None
+    if b is None or (not principal.can("read_all_cases") and b.org != principal.org):
+        raise NotFoundError(f"no batch {batch_id[:40]!r}")
+    return b
+
+
+def get_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:
+    with desk.db.read() as s:
+        return _view(_load(s, principal, batch_id))
+
+
+def batch_results(desk: Desk, principal: Principal, batch_id: str) -> BatchResults:
+    """Every item with its case's status and top suggestions (items not yet processed show status pending)."""
+    with desk.db.read() as s:
+        b = _load(s, principal, batch_id)
+        items = list(s.execute(select(BatchItem).where(BatchItem.batch_id == b.id).order_by(BatchItem.idx)).scalars())
+        cases = {c.id: c for c in s.execute(select(Case).where(Case.batch_id == b.id)).scalars()}
+        codes: dict[str, list[SuggestionRow]] = defaultdict(list)
+        if cases:
+            rows = s.execute(select(SuggestionRow).where(SuggestionRow.case_id.in_(list(cases)))
+                             .order_by(SuggestionRow.case_id, SuggestionRow.rank)).scalars()
+            for r in rows:
+                if r.round == cases[r.case_id].round:
+                    codes[r.case_id].append(r)
+        out = []
+        for it in items:
+            c = cases.get(it.case_id or "")
+            sugg = codes.get(it.case_id or "", [])
+            top = sugg[0] if sugg else None
+            out.append(BatchResult(
+                index=it.idx, reference=it.reference, description=it.description, declared_code=it.declared_code,
+                status=it.status, error=it.error, case_id=it.case_id,
+                case_status=Status(c.status) if c else None, final_code=c.final_code if c else None,
+                top_code=top.code if top else None, top_display=top.display if top else None,
+                top_confidence=top.confidence if top else None, codes=[r.code for r in sugg],
+                risk_flag=bool(c and c.risk_flag), risk_reasons=list(c.risk_reasons or []) if c else [],
+                notice=NOTICES[Status(c.status)] if c else None,
+            ))
+        return BatchResults(batch=_view(b), items=out)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def results_csv(results: BatchResults) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(RESULT_COLUMNS)
+    for r in results.items:
+        w.writerow([
+            r.index, _cell(r.reference), _cell(r.description), r.declared_code or "", r.status, _cell(r.error),
+            r.case_id or "", r.case_status.value if r.case_status else "", r.final_code or "", r.top_code or "",
+            r.top_display or "", "" if r.top_confidence is None else f"{r.top_confidence:.4f}", " ".join(r.codes),
+            "yes" if r.risk_flag else "no", _cell(" | ".join(r.risk_reasons)), r.notice or "",
+        ])
+    return buf.getvalue()
+
+
+class BatchWorker:
+    """One background thread that classifies queued batches item by item (each item its own transaction)."""
+
+    def __init__(self, desk: Desk):
+        self.desk = desk
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread (idempotent) and re-queue batches a previous process left unfinished."""
+        with self._start_lock:
+            if self._thread and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="tariff-batches", daemon=True)
+            self._thread.start()
+        with self.desk.db.read() as s:
+            for (bid,) in s.execute(select(Batch.id).where(Batch.status != "done").order_by(Batch.created_at)):
+                self._queue.put(bid)
+
+    def submit(self, batch_id: str) -> None:
+        if not (self._thread and self._thread.is_alive()):
+            self.start()  # start() re-queues every unfinished batch, this one included
+            return
+        self._queue.put(batch_id)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            bid = self._queue.get()
+            if bid is None:
+                break
+            try:
+                self.process(bid)
+            except Exception:  # the worker must outlive one bad batch; logged
+                log.exception("batch %s failed", bid)
+
+    def process(self, batch_id: str) -> None:
+        """Classify every pending item of a batch, then mark it done."""
+        db = self.desk.db
+        with db.write() as s:
+            b = s.get(Batch, batch_id)
+            if b is None or b.status == "done":
+                return
+            b.status, b.started_at = "running", b.started_at or utcnow()
+            who = Principal(key_id=b.requester_key_id, name=b.requester_name, role=Role(b.requester_role), org=b.org)
+            engine, top = b.engine, b.top
+        with db.read() as s:
+            pending = list(s.execute(select(BatchItem.id, BatchItem.description, BatchItem.declared_code,
+                                            BatchItem.reference)
+                                     .where(BatchItem.batch_id == batch_id, BatchItem.status == "pending")
+                                     .order_by(BatchItem.idx)))
+        for start in range(0, len(pending), CHUNK):
+            if self._stop.is_set():
+                return  # the rest stays pending; the next start resumes it
+            chunk = pending[start : start + CHUNK]
+            outcomes = [self._classify(batch_id, row, engine, top) for row in chunk]
+            self._store(batch_id, who, chunk, outcomes, top)
+        with db.write() as s:
+            b = s.get(Batch, batch_id)
+            b.status, b.finished_at = "done", utcnow()
+
+    def _classify(self, batch_id: str, row: Row, engine: str | None, top: int) -> Prepared | str:
+        """The prepared classification of one item, or the error message that ends up on the item."""
+        item_id, description, declared, _ = row
+        try:
+            return prepare(self.desk, description, context=[], declared_code=declared, engine=engine, top=top)
+        except AssistantError as exc:
+            return exc.message
+        except Exception as exc:  # one item must not stop the batch; recorded on it
+            log.exception("batch %s item %s failed", batch_id, item_id)
+            return f"unexpected {type(exc).__name__}"
+
+    def _store(self, batch_id: str, who: Principal, chunk: list[Row], outcomes: list[Prepared | str], top: int) -> None:
+        """One transaction per chunk: the cases, the items' outcomes and the batch's progress."""
+        with self.desk.db.write() as s:
+            b = s.get(Batch, batch_id)
+            ids = [row[0] for row in chunk]
+            items = {i.id: i for i in s.execute(select(BatchItem).where(BatchItem.id.in_(ids))).scalars()}
+            for (item_id, description, _, reference), outcome in zip(chunk, outcomes, strict=True):
+                item = items.get(item_id)
+                if item is None or item.status != "pending":
+                    continue  # another process got there first
+                if isinstance(outcome, Prepared):
+                    case = insert_case(s, who, outcome, description=description, context=[], reference=reference,
+                                       top=top, batch_id=batch_id)
+                    item.status, item.case_id = "done", case.id
+                    b.done += 1
+                else:
+                    item.status, item.error = "error", outcome
+                    b.failed += 1

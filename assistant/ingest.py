@@ -1,0 +1,54 @@
+"""Idempotent, crash-safe ingest: embed the passages the store lacks, write them in batches, drop stale ones."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from .embed import Embedder, passage_vectors
+from .models import Passage
+from .vectorstore import VectorStore
+
+BATCH = 512  # passages per write: a kill between two writes leaves a consistent prefix
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest changed: passages added, already present, removed as stale, and the source's total."""
+
+    added: int
+    unchanged: int
+    removed: int
+    total: int
+
+
+def ingest_passages(
+    passages: list[Passage],
+    *,
+    store: VectorStore,
+    embedder: Embedder,
+    source_key: str,
+    progress: bool = True,
+) -> IngestReport:
+    """Make the store hold exactly `passages` for `source_key`.
+
+    Passage ids are content hashes, so a passage already stored is neither embedded nor written again; a re-run
+    after a crash picks up where the last completed batch ended. Passages stored earlier under the same
+    `source_key` but absent now are deleted, after the new ones are written (a crash never loses a source).
+    """
+    unique = list({p.id: p for p in passages}.values())
+    present = store.existing_ids([p.id for p in unique])
+    todo = [p for p in unique if p.id not in present]
+    from tqdm import tqdm
+
+    with tqdm(total=len(todo), desc=f"ingest {source_key}", unit="passage", file=sys.stderr,
+              disable=not progress or not todo, mininterval=0.5) as bar:
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start : start + BATCH]
+            store.upsert(batch, passage_vectors(batch, embedder), source_key=source_key)
+            bar.update(len(batch))
+    keep = {p.id for p in unique}
+    stale = [i for i in store.ids(source_key=source_key) if i not in keep]
+    if stale:
+        store.delete(stale)
+    return IngestReport(added=len(todo), unchanged=len(unique) - len(todo), removed=len(stale), total=len(unique))

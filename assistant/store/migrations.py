@@ -1,0 +1,193 @@
+"""Schema migrations: an ordered list of steps (alembic operations), recorded in `schema_version`, applied on startup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+if TYPE_CHECKING:
+    from .db import Database
+
+GENESIS = "0" * 64  # prev_hash of the first audit event
+
+# Append new steps at the end; never edit one that has shipped. Each step runs inside one transaction.
+Step = Callable[[Operations], None]
+
+
+def _ts(name: str, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def _v1_initial(op: Operations) -> None:
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("org", sa.String(200), nullable=False),
+        sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("prefix", sa.String(16), nullable=False),
+        _ts("created_at"),
+        sa.Column("created_by", sa.String(200)),
+        _ts("revoked_at", True),
+    )
+    op.create_table(
+        "cases",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("org", sa.String(200), nullable=False),
+        sa.Column("requester_key_id", sa.String(32), nullable=False),
+        sa.Column("requester_name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("context", sa.JSON, nullable=False),
+        sa.Column("reference", sa.String(200)),
+        sa.Column("declared_code", sa.String(16)),
+        sa.Column("engine", sa.String(32), nullable=False),
+        sa.Column("model", sa.String(200)),
+        sa.Column("edition", sa.String(100), nullable=False),
+        sa.Column("corpus_snapshot", sa.String(100), nullable=False),
+        sa.Column("degraded", sa.Boolean, nullable=False),
+        sa.Column("degraded_reason", sa.Text),
+        sa.Column("clarifying_question", sa.Text),
+        sa.Column("clarifying_options", sa.JSON, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("final_code", sa.String(16)),
+        sa.Column("risk_flag", sa.Boolean, nullable=False),
+        sa.Column("risk_reasons", sa.JSON, nullable=False),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("top", sa.Integer, nullable=False),
+        sa.Column("decision_id", sa.String(32)),
+        sa.Column("batch_id", sa.String(32)),
+        _ts("created_at"),
+        _ts("updated_at"),
+    )
+    op.create_index("ix_cases_queue", "cases", ["status", "risk_flag", "created_at"])
+    op.create_index("ix_cases_org", "cases", ["org", "created_at"])
+    op.create_index("ix_cases_batch_id", "cases", ["batch_id"])
+    op.create_table(
+        "suggestions",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("case_id", sa.String(32), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("rank", sa.Integer, nullable=False),
+        sa.Column("code", sa.String(16), nullable=False),
+        sa.Column("display", sa.String(32), nullable=False),
+        sa.Column("level", sa.Integer, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("path", sa.JSON, nullable=False),
+        sa.Column("confidence", sa.Float, nullable=False),
+        sa.Column("rationale", sa.Text, nullable=False),
+        sa.Column("citations", sa.JSON, nullable=False),
+        sa.Column("general_rate", sa.String(200)),
+    )
+    op.create_index("ix_suggestions_case", "suggestions", ["case_id", "round", "rank"])
+    op.create_table(
+        "decisions",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("case_id", sa.String(32), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("code", sa.String(16)),
+        sa.Column("reason", sa.Text),
+        sa.Column("officer_key_id", sa.String(32), nullable=False),
+        sa.Column("officer_name", sa.String(200), nullable=False),
+        sa.Column("supersedes", sa.String(32), sa.ForeignKey("decisions.id"), unique=True),
+        sa.Column("round", sa.Integer, nullable=False),
+        _ts("created_at"),
+    )
+    op.create_index("ix_decisions_case_id", "decisions", ["case_id"])
+    op.create_table(
+        "audit_events",
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("ts", sa.String(40), nullable=False),
+        sa.Column("type", sa.String(40), nullable=False),
+        sa.Column("case_id", sa.String(32)),
+        sa.Column("actor_key_id", sa.String(32)),
+        sa.Column("actor_name", sa.String(200)),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    )
+    op.create_index("ix_audit_events_case_id", "audit_events", ["case_id"])
+    head = op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+    )
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
+    op.create_table(
+        "batches",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("org", sa.String(200), nullable=False),
+        sa.Column("requester_key_id", sa.String(32), nullable=False),
+        sa.Column("requester_name", sa.String(200), nullable=False),
+        sa.Column("requester_role", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("engine", sa.String(32)),
+        sa.Column("top", sa.Integer, nullable=False),
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("done", sa.Integer, nullable=False),
+        sa.Column("failed", sa.Integer, nullable=False),
+        _ts("created_at"),
+        _ts("started_at", True),
+        _ts("finished_at", True),
+    )
+    op.create_index("ix_batches_org", "batches", ["org"])
+    op.create_table(
+        "batch_items",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("batch_id", sa.String(32), sa.ForeignKey("batches.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("idx", sa.Integer, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("reference", sa.String(200)),
+        sa.Column("declared_code", sa.String(16)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("case_id", sa.String(32)),
+        sa.Column("error", sa.Text),
+        sa.UniqueConstraint("batch_id", "idx"),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("key_id", sa.String(32), nullable=False),
+        sa.Column("scope", sa.String(32), nullable=False),
+        sa.Column("idem_key", sa.String(200), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("resource_id", sa.String(32), nullable=False),
+        _ts("created_at"),
+        sa.UniqueConstraint("key_id", "scope", "idem_key"),
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Step]] = [
+    (1, "initial schema", _v1_initial),
+]
+
+_version_table = sa.Table(
+    "schema_version",
+    sa.MetaData(),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def apply(db: Database) -> int:
+    """Run the steps newer than the recorded version, in one serialised transaction; returns the version."""
+    with db.write() as session:  # the write lock keeps two starting processes from migrating at once
+        conn = session.connection()
+        _version_table.create(conn, checkfirst=True)
+        current = conn.execute(sa.select(sa.func.max(_version_table.c.version))).scalar() or 0
+        op = Operations(MigrationContext.configure(conn))
+        for version, name, step in MIGRATIONS:
+            if version > current:
+                step(op)
+                conn.execute(
+                    _version_table.insert().values(version=version, name=name, applied_at=datetime.now(UTC))
+                )
+                current = version
+        return current

@@ -1,0 +1,147 @@
+"""Batches through the real app: JSON and CSV uploads, the background worker, progress, results, limits."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+from conftest import SCREWS, T_SHIRT
+
+GOODS = [T_SHIRT, SCREWS, "Fresh apples", "Laptop computer, portable, 1.5 kg", "Leather handbag"]
+
+
+def wait_done(api, batch_id: str, who: str = "broker_a", timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = api.get(f"/v1/batches/{batch_id}", who)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] == "done":
+            return r.json()
+        time.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} not done after {timeout} s: {r.json()}")
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def test_json_batch_creates_one_case_per_item(api):
+    items = [{"description": d, "reference": f"L{i}"} for i, d in enumerate(GOODS)]
+    items[1]["declared_code"] = "0101.21"
+    r = api.post("/v1/batches", "broker_a", json={"items": items, "top": 3})
+    assert r.status_code == 202, r.text
+    batch = r.json()
+    assert batch["total"] == len(GOODS) and batch["status"] in ("queued", "running", "done")
+    done = wait_done(api, batch["id"])
+    assert done["done"] == len(GOODS) and done["failed"] == 0 and done["progress"] == 1.0
+    results = api.get(f"/v1/batches/{batch['id']}/results", "broker_a").json()
+    rows = results["items"]
+    assert [row["reference"] for row in rows] == [f"L{i}" for i in range(len(GOODS))]
+    assert all(row["status"] == "done" and row["case_status"] == "pending_review" for row in rows)
+    assert all(row["final_code"] is None and row["notice"].startswith("Advisory only") for row in rows)
+    assert all(1 <= len(row["codes"]) <= 3 and row["top_code"] == row["codes"][0] for row in rows)
+    assert rows[1]["risk_flag"] is True and rows[0]["risk_flag"] is False
+    # each item is a real case in the officers' queue, flagged first
+    case = api.get(f"/v1/classifications/{rows[0]['case_id']}", "officer").json()
+    assert case["batch_id"] == batch["id"] and case["description"] == GOODS[0]
+    queue = api.get("/v1/review/queue", "officer").json()
+    assert queue["total"] == len(GOODS) and queue["items"][0]["id"] == rows[1]["case_id"]
+    listed = api.get(f"/v1/classifications?batch_id={batch['id']}", "broker_a").json()
+    assert listed["total"] == len(GOODS)
+
+
+def test_csv_batch_of_1000_rows_completes_and_downloads(api):
+    rows = [{"description": f"{GOODS[i % len(GOODS)]} (lot {i})", "reference": f"R{i:04d}", "declared_code": ""}
+            for i in range(1000)]
+    r = api.post("/v1/batches", "broker_a", files={"file": ("goods.csv", csv_bytes(rows), "text/csv")})
+    assert r.status_code == 202, r.text
+    batch_id = r.json()["id"]
+    assert r.json()["total"] == 1000
+    done = wait_done(api, batch_id, timeout=300)
+    assert done["done"] == 1000 and done["failed"] == 0
+    out = api.get(f"/v1/batches/{batch_id}/results?format=csv", "broker_a")
+    assert out.status_code == 200 and out.headers["content-type"].startswith("text/csv")
+    assert "attachment" in out.headers["content-disposition"]
+    table = list(csv.DictReader(io.StringIO(out.text)))
+    assert len(table) == 1000
+    assert [t["reference"] for t in table] == [f"R{i:04d}" for i in range(1000)]
+    assert all(t["status"] == "done" and t["case_status"] == "pending_review" and t["top_code"] for t in table)
+    assert all(t["final_code"] == "" for t in table)
+    assert api.get("/v1/classifications?limit=1", "officer").json()["total"] == 1000
+
+
+def test_text_csv_body_and_formula_cells(api):
+    data = b"Description,Reference\n=HYPERLINK(\"http://evil\"),X1\nCotton T-shirt,X2\n"
+    r = api.post("/v1/batches", "broker_a", content=data, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 202, r.text
+    wait_done(api, r.json()["id"])
+    out = api.get(f"/v1/batches/{r.json()['id']}/results?format=csv", "broker_a").text
+    first = next(csv.DictReader(io.StringIO(out)))
+    assert first["description"].startswith("'=")  # neutralised for spreadsheets
+
+
+def test_batch_limits_and_bad_uploads(make_api):
+    api = make_api(max_batch_items=10)
+
+    def post(**kw):
+        return api.post("/v1/batches", "broker_a", **kw)
+
+    too_many = post(json={"items": [{"description": "apples"}] * 11})
+    assert too_many.status_code == 413 and "at most 10" in too_many.json()["detail"]
+    big_csv = csv_bytes([{"description": f"apples {i}"} for i in range(11)])
+    assert post(files={"file": ("a.csv", big_csv, "text/csv")}).status_code == 413
+    binary = bytes(range(256)) * 4
+    r = post(files={"file": ("a.csv", binary, "text/csv")})
+    assert r.status_code == 422 and "not UTF-8" in r.json()["detail"]
+    r = post(files={"file": ("a.csv", b"name,price\nshirt,3\n", "text/csv")})
+    assert r.status_code == 422 and "'description' column" in r.json()["detail"]
+    r = post(files={"file": ("a.csv", b"description\n\x00\x01\n", "text/csv")})
+    assert r.status_code == 422
+    r = post(files={"file": ("a.csv", b"description\n", "text/csv")})
+    assert r.status_code == 422 and "no rows" in r.json()["detail"]
+    r = post(files={"other": ("a.csv", b"description\nshirt\n", "text/csv")})
+    assert r.status_code == 422 and "'file'" in r.json()["detail"]
+    assert post(json={"items": []}).status_code == 422
+    assert post(json={"items": [{"description": "  "}]}).status_code == 422
+    assert post(json={"items": [{"description": "shirt", "declared_code": "abc"}]}).status_code == 422
+    r = post(content=b'{"items": [', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_json"
+    r = post(content=b"description\nshirt\n", headers={"Content-Type": "application/xml"})
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
+    r = post(content=b"--xx\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=xx"})
+    assert 400 <= r.status_code < 500 and "error" in r.json()
+
+
+def test_batch_visibility_roles_and_idempotency(api):
+    body = {"items": [{"description": T_SHIRT}]}
+    r1 = api.post("/v1/batches", "broker_a", json=body, headers={"Idempotency-Key": "b-1"})
+    r2 = api.post("/v1/batches", "broker_a", json=body, headers={"Idempotency-Key": "b-1"})
+    assert r1.status_code == r2.status_code == 202 and r1.json()["id"] == r2.json()["id"]
+    r3 = api.post("/v1/batches", "broker_a", json={"items": [{"description": SCREWS}]},
+                  headers={"Idempotency-Key": "b-1"})
+    assert r3.status_code == 409
+    batch_id = r1.json()["id"]
+    wait_done(api, batch_id)
+    assert api.get(f"/v1/batches/{batch_id}", "broker_b").status_code == 404
+    assert api.get(f"/v1/batches/{batch_id}/results", "broker_b").status_code == 404
+    assert api.get(f"/v1/batches/{batch_id}", "officer").status_code == 200
+    assert api.get("/v1/batches/nope", "broker_a").status_code == 404
+    assert api.get(f"/v1/batches/{batch_id}/results?format=xml", "broker_a").status_code == 422
+    # only one batch was stored for the repeated request
+    assert api.get("/v1/classifications", "broker_a").json()["total"] == 1
+
+
+def test_unfinished_batches_resume_on_restart(api):
+    """A batch left pending (process stopped) is picked up when the worker starts again."""
+    worker = api.app.state.worker
+    worker.stop()
+    r = api.post("/v1/batches", "broker_a", json={"items": [{"description": d} for d in GOODS[:3]]})
+    assert r.status_code == 202
+    batch_id = r.json()["id"]
+    # submit() restarted the stopped worker, which re-queued the unfinished batch
+    assert wait_done(api, batch_id)["done"] == 3

@@ -1,0 +1,104 @@
+"""Lookups through the real app: codes, autocomplete, search, cited passages, health and readiness."""
+
+from __future__ import annotations
+
+from assistant.store.db import Database
+
+
+def test_code_lookup_accepts_dots_and_spaces(api):
+    nomenclature = api.desk.runtime().nomenclature
+    leaf = next(ln for ln in nomenclature.leaves() if ln.code.startswith("6109"))
+    dotted = leaf.display
+    spaced = dotted.replace(".", " ")
+    for form in (leaf.code, dotted, spaced):
+        r = api.get(f"/v1/codes/{form}", "broker_a")
+        assert r.status_code == 200, (form, r.text)
+        body = r.json()
+        assert body["code"] == leaf.code and body["display"] == dotted
+        assert body["declarable"] is True and body["edition"] == nomenclature.edition
+        assert [p["code"] for p in body["path"]] == [*leaf.ancestors, leaf.code]
+        assert body["description"] == leaf.description
+    heading = api.get("/v1/codes/6109", "officer").json()
+    assert heading["declarable"] is False
+    assert leaf.code in {c["code"] for c in heading["children"]}
+
+
+def test_code_lookup_errors(api):
+    r = api.get("/v1/codes/61O9", "broker_a")
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input"
+    assert api.get("/v1/codes/610", "broker_a").status_code == 422  # 3 digits is no level
+    r = api.get("/v1/codes/7777.77", "broker_a")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_autocomplete_by_prefix_and_words(api):
+    r = api.get("/v1/codes?prefix=61.09", "officer")
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert items and all(i["code"].startswith("6109") for i in items) and len(items) <= 20
+    many = api.get("/v1/codes?prefix=8", "officer").json()["items"]
+    assert len(many) == 20
+    words = api.get("/v1/codes?q=cotton%20t-shirts", "officer").json()["items"]
+    assert words and all("cotton" in i["full_text"].lower() for i in words)
+    both = api.get("/v1/codes?prefix=61&q=cotton", "officer").json()["items"]
+    assert both and all(i["code"].startswith("61") for i in both)
+    assert api.get("/v1/codes?prefix=6a", "officer").status_code == 422
+    chapters = api.get("/v1/codes?limit=5", "officer").json()["items"]  # no filter: the first lines
+    assert [c["code"] for c in chapters] == sorted(c["code"] for c in chapters) and len(chapters) == 5
+    assert api.get("/v1/codes?prefix=61&limit=50", "officer").status_code == 422
+
+
+def test_search_and_open_a_cited_passage(api):
+    r = api.get("/v1/search?q=cotton%20t-shirts&top=5", "broker_a")
+    assert r.status_code == 200
+    hits = r.json()
+    assert 1 <= len(hits) <= 5 and all(h["passage_id"] and h["label"] for h in hits)
+    assert api.get("/v1/search?q=&top=5", "broker_a").status_code == 422
+    assert api.get("/v1/search?q=x&kind=poem", "broker_a").status_code == 422
+    only_hs = api.get("/v1/search?q=horses&kind=hs", "broker_a").json()
+    assert only_hs and all(h["kind"] == "hs" for h in only_hs)
+    # a citation of a case opens as its passage
+    case = api.classify()
+    citation = case["suggestions"][0]["citations"][0]
+    p = api.get(f"/v1/passages/{citation['source_id']}", "broker_a")
+    assert p.status_code == 200, p.text
+    body = p.json()
+    assert body["id"] == citation["source_id"] and body["label"] == citation["label"]
+    assert body["kind"] == citation["kind"] and body["text"] and body["edition"]
+    assert api.get("/v1/passages/" + "0" * 32, "broker_a").status_code == 404
+
+
+def test_health_and_readiness(api):
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready" and body["database"] and body["index"]
+    # the database goes away: not ready, as JSON
+    desk = api.desk
+    live = desk.db
+    desk.db = Database("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+    try:
+        down = api.client.get("/readyz")
+        assert down.status_code == 503
+        assert down.json()["database"] is False and down.json()["status"] == "unavailable"
+        r = api.get("/v1/classifications", "officer")  # the key cannot even be checked
+        assert r.status_code == 503 and r.json()["error"] == "backend_unavailable"
+    finally:
+        desk.db.dispose()
+        desk.db = live
+
+
+def test_openapi_documents_the_api(api):
+    schema = api.client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/v1/classifications", "/v1/batches", "/v1/review/queue", "/v1/codes/{code}", "/v1/keys",
+                 "/v1/passages/{passage_id}", "/v1/audit/export", "/healthz", "/readyz"):
+        assert path in paths, path
+    create = paths["/v1/classifications"]["post"]
+    assert create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/CaseView")
+    assert create["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    batch_body = paths["/v1/batches"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data", "text/csv"} <= set(batch_body)
+    assert "BatchRequest" in schema["components"]["schemas"]
+    assert api.client.get("/docs").status_code == 200

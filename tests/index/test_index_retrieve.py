@@ -1,0 +1,54 @@
+"""The retriever on the HS 2022 index: tokenisation, dense, lexical and fused rankings, filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.models import SourceKind
+from assistant.retrieve import RRF_K, tokenize
+
+
+def test_tokenize_lowercases_stems_and_drops_stopwords():
+    assert tokenize("Men's knitted T-shirts of the cotton") == ["men", "knit", "t", "shirt", "cotton"]
+    assert tokenize("the of and") == []
+
+
+@pytest.fixture
+def retriever(hs_runtime):
+    return hs_runtime.retriever
+
+
+def test_dense_finds_the_meaning(retriever):
+    hits = retriever.dense("pure-bred breeding horses", top=5)
+    assert hits[0].passage.codes[0].startswith("0101")
+    assert [h.dense_rank for h in hits] == [1, 2, 3, 4, 5]
+    assert all(h.score == h.dense_score and -1 <= h.score <= 1 for h in hits)
+    assert hits[0].dense_score >= hits[-1].dense_score
+
+
+def test_lexical_matches_words(retriever):
+    hits = retriever.lexical("tomatoes fresh or chilled", top=3)
+    assert hits[0].passage.codes[0].startswith("0702")
+    assert all(h.lexical_score > 0 and h.dense_rank is None for h in hits)
+    assert retriever.lexical("the of", top=3) == []
+
+
+def test_search_fuses_both_rankings(retriever):
+    hits = retriever.search("men's knitted cotton t-shirt", top=10)
+    assert any(h.passage.codes[0].startswith("6109") for h in hits[:5])
+    for h in hits:
+        expected = sum(1.0 / (RRF_K + r) for r in (h.dense_rank, h.lexical_rank) if r)
+        assert h.score == pytest.approx(expected)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_filters_by_kind_edition_and_chapter(retriever):
+    assert retriever.search("horses", kinds=[SourceKind.RULING]) == []
+    assert retriever.search("horses", kinds=["hs"], edition="HTS 2025 Rev. 24") == []
+    hits = retriever.search("garments", kinds=["hs"], edition="HS 2022", chapters=["62"], top=8)
+    assert len(hits) == 8 and all(h.passage.chapter == "62" for h in hits)
+
+
+def test_query_embeddings_are_cached(retriever):
+    first = retriever.embed_query("wooden bedroom furniture")
+    assert retriever.embed_query("wooden bedroom furniture") is first

