@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from .store.db import Database
 from .store.tables import ApiKey, utcnow
 
 KEY_PREFIX = "tk_"
+_KEY_ID = re.compile(r"k[0-9a-f]{12}")
 DEFAULT_ORG = "default"
 
 
@@ -107,7 +109,7 @@ def _clean(value: str | None, what: str, *, default: str | None = None) -> str:
     text = (value or "").strip() or (default or "")
     if not text:
         raise InputError(f"{what} must not be empty")
-    if len(text) > 200 or any(ord(ch) < 32 for ch in text):
+    if len(text) > 200 or any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text):
         raise InputError(f"{what} must be at most 200 printable characters")
     return text
 
@@ -155,7 +157,7 @@ def list_keys(db: Database) -> list[KeyInfo]:
 def revoke_key(db: Database, key_id: str, *, actor: Principal | None = None) -> KeyInfo:
     """Revoke a key for good (idempotent: revoking twice keeps the first time)."""
     with db.write() as s:
-        row = s.get(ApiKey, key_id)
+        row = s.get(ApiKey, key_id) if _KEY_ID.fullmatch(key_id or "") else None
         if row is None:
             raise NotFoundError(f"no API key {key_id[:40]!r}")
         if row.revoked_at is None:
@@ -184,7 +186,7 @@ def authenticate(db: Database, key: str | None) -> Principal:
 def principal_for(db: Database, key_id: str) -> Principal:
     """The principal of a key id (the web UI keeps only the key id in its session); AuthError when revoked."""
     with db.read() as s:
-        row = s.get(ApiKey, key_id)
+        row = s.get(ApiKey, key_id) if _KEY_ID.fullmatch(key_id or "") else None
     if row is None or row.revoked_at is not None:
         raise AuthError("this API key is unknown or has been revoked")
     return Principal(key_id=row.id, name=row.name, role=Role(row.role), org=row.org)

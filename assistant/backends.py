@@ -30,7 +30,7 @@ def make_chat_model(settings: Settings, *, streaming: bool = False) -> "ChatOpen
         timeout=settings.llm_timeout,
         max_retries=0,  # a failed call falls back to the offline engine instead of waiting
         temperature=settings.llm_temperature,
-        streaming=streaming,
+        **({"streaming": True} if streaming else {}),  # streaming=False would stop .stream() from streaming
         stream_usage=True,
     )
 

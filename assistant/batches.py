@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import queue
+import re
 import threading
 from collections import defaultdict
 
@@ -19,7 +20,11 @@ from .codes import normalize_code
 from .errors import AssistantError, InputError, NotFoundError, TooLarge
 from .review import Desk, Prepared, insert_case, prepare
 from .review.desk import (
+    ID_PATTERN,
+    NO_NUL,
     NOT_BLANK,
+    EngineName,
+    Text,
     check_idempotency_key,
     check_text,
     find_idempotent,
@@ -45,8 +50,8 @@ RESULT_COLUMNS = (
 class BatchItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, pattern=NOT_BLANK)
-    reference: str | None = Field(default=None, max_length=200)
+    description: Text = Field(min_length=1, pattern=NOT_BLANK)
+    reference: Text | None = Field(default=None, max_length=200, pattern=NO_NUL)
     declared_code: str | None = Field(default=None, max_length=40)
 
 
@@ -54,7 +59,7 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[BatchItemIn] = Field(min_length=1, description="at most max_batch_items (default 1,000)")
-    engine: str | None = Field(default=None, max_length=20)
+    engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
 
 
@@ -166,7 +171,7 @@ def create_batch(
 
 def _load(s: Session, principal: Principal, batch_id: str) -> Batch:
     principal.require("read_cases")
-    b = s.get(Batch, batch_id) if len(batch_id or "") <= 32 else None
+    b = s.get(Batch, batch_id) if re.fullmatch(ID_PATTERN, batch_id or "-") else None
     if b is None or (not principal.can("read_all_cases") and b.org != principal.org):
         raise NotFoundError(f"no batch {batch_id[:40]!r}")
     return b

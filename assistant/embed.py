@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS = 128  # the length MiniLM was trained at; longer passages are represented by their opening
 ONNX_BATCH = 32  # fp32: length-sorted batches of 32 (little padding)
+INT8_BATCH = 8  # int8: see OnnxEmbedder.__init__
 # Texts to check the exported ONNX model against the original one before trusting it.
 _PROBES = [
     "Men's or boys' T-shirts of cotton, knitted or crocheted",
@@ -104,10 +105,11 @@ class OnnxEmbedder:
             raise BackendUnavailable(f"cannot load {onnx_path} ({exc}); delete it to re-export") from exc
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.name = name
-        # Dynamic int8 quantisation scales activations per tensor, so in a batch a text's vector would depend on
-        # its batch-mates (cosine ~0.986 to itself alone): the int8 model embeds one text per call, which also
-        # wastes nothing on padding. The fp32 model is batch-invariant and batches.
-        self.batch = 1 if "int8" in Path(onnx_path).name else ONNX_BATCH
+        # Dynamic int8 quantisation scales activations per tensor, so a text's vector depends a little on its
+        # batch-mates. Measured on HTS texts against sentence-transformers: cosine 0.9936 one text per call,
+        # 0.9932 in batches of 8 (0.992 between the two), and batches of 8 run 1.5x faster. The cache keeps the
+        # first vector computed for a text, so an index never mixes two versions of one text.
+        self.batch = INT8_BATCH if "int8" in Path(onnx_path).name else ONNX_BATCH
         self.dim = int(self._run([[101, 102]]).shape[-1])
 
     @classmethod

@@ -117,11 +117,14 @@ class Nomenclature:
         return [self._lines[c] for c in line.ancestors if c in self._lines]
 
     def is_leaf(self, code: str) -> bool:
+        """A most specific line. HS chapter 99 ("commodities not specified") is UN Comtrade's, not a tariff line."""
+        if self.edition.startswith("HS") and code.startswith("99"):
+            return False
         return code in self._lines and not self._children.get(code)
 
     def leaves(self) -> list[TariffLine]:
         """The most specific lines: what the engine answers with (10-digit HTS lines, or HS 6-digit subheadings)."""
-        return [ln for c, ln in self._lines.items() if not self._children.get(c) and ln.level >= 6]
+        return [ln for c, ln in self._lines.items() if ln.level >= 6 and self.is_leaf(c)]
 
     def lines(self, *, level: int | None = None) -> list[TariffLine]:
         return [ln for ln in self._lines.values() if level is None or ln.level == level]

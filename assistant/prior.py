@@ -70,7 +70,7 @@ class CodePrior:
         return math.log((self._by_prefix.get(code, 0) + 1) / self.total)
 
     @classmethod
-    def load(cls, home: Path) -> "CodePrior | None":
+    def load(cls, home: Path) -> CodePrior | None:
         path = Path(home) / FILENAME
         if not path.exists():
             return None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -90,6 +93,9 @@ class LexicalIndex:
         self.bm25.index([tokenize(f"{p.label} {p.text}") or [""] for p in passages], show_progress=False)
         self.vocab = self.bm25.vocab_dict
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "passages"}  # the catalog already holds them
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         ids = [self.vocab[t] for t in query_tokens if t in self.vocab]
         if not ids:
@@ -112,10 +118,11 @@ class LexicalIndex:
 class Retriever:
     """Search the corpus of one catalog snapshot: dense, lexical, or both fused."""
 
-    def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder):
+    def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, *, cache_dir: Path | None = None):
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
+        self.cache_dir = Path(cache_dir) if cache_dir else None  # BM25 indexes per snapshot and kind
         self._indexes: dict[SourceKind, LexicalIndex] = {}
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -136,11 +143,33 @@ class Retriever:
         return vec
 
     def lexical_index(self, kind: SourceKind) -> LexicalIndex:
+        """The BM25 index of one kind: built on first use, and kept on disk per snapshot when there is a cache_dir."""
         with self._lock:
             index = self._indexes.get(kind)
             if index is None:
-                index = self._indexes[kind] = LexicalIndex(self.catalog.by_kind[kind])
+                index = self._indexes[kind] = self._load_or_build(kind)
             return index
+
+    def _load_or_build(self, kind: SourceKind) -> LexicalIndex:
+        passages = self.catalog.by_kind[kind]
+        path = self.cache_dir / f"bm25-{self.catalog.snapshot}-{kind.value}.pkl" if self.cache_dir else None
+        if path is not None and path.exists():
+            try:
+                index = pickle.loads(path.read_bytes())
+                if len(index.editions) == len(passages):
+                    index.passages = passages
+                    return index
+            except Exception:  # noqa: BLE001 - rebuilt below
+                pass
+        index = LexicalIndex(passages)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob(f"bm25-*-{kind.value}.pkl"):
+                old.unlink(missing_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+        return index
 
     def _kinds(self, kinds: Iterable[SourceKind | str] | None) -> list[SourceKind]:
         wanted = [SourceKind(k) for k in kinds] if kinds else list(SourceKind)

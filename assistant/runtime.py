@@ -88,7 +88,8 @@ class Runtime:
         with self._lock:
             catalog = self.catalog
             if self._retriever is None or self._retriever.catalog is not catalog:
-                self._retriever = Retriever(catalog, self.store, self.embedder)
+                self._retriever = Retriever(catalog, self.store, self.embedder,
+                                            cache_dir=self.settings.cache_dir / "bm25")
             return self._retriever
 
     @property

@@ -37,6 +37,9 @@ US_SOURCES = {  # source kind -> path under shared/data
 }
 
 
+PRIOR_SOURCE = "atlas_cross_eval/cross_code_frequency_stat_suffix_index.json"  # code counts of past rulings
+
+
 def shared_data_dir() -> Path:
     return Path(os.environ.get("TARIFF_SHARED_DATA") or REPO.parent / "shared" / "data")
 
@@ -74,4 +77,7 @@ def us_runtime(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     runtime.ingest("hs2022", progress=False)
     for kind, rel in US_SOURCES.items():
         runtime.ingest(kind, shared_data / rel, progress=False)
+    from assistant.prior import load_prior_source, save_prior
+
+    save_prior(runtime.settings.home, load_prior_source(shared_data / PRIOR_SOURCE))
     return runtime

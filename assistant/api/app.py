@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from pydantic.json_schema import models_json_schema
@@ -19,6 +19,7 @@ from ..config import Settings, get_settings
 from ..review import Desk
 from ..store.db import Database
 from . import errors
+from .deps import strict_query
 from .limits import BodySizeLimit, RateLimiter
 from .routers import audit, batches, classifications, codes, health, keys, review, search
 from .security import SecurityHeaders
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(SecurityHeaders)
 
     for module in (health, classifications, review, batches, codes, search, audit, keys):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(strict_query)])
     install_web(app)
     _add_schemas(app, batches.SCHEMAS)
     return app

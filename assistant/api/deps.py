@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth import Principal, authenticate
 from ..batches import BatchWorker
+from ..errors import InputError
 from ..review import Desk
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API key: `Authorization: Bearer tk_...`")
@@ -33,6 +35,32 @@ def current_principal(
     return principal
 
 
+_QUERY_NAMES: dict[int, frozenset[str]] = {}  # id(route) -> its query parameters (routes live as long as the app)
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        found: set[str] = set()
+        todo = [route.dependant]
+        while todo:
+            dependant = todo.pop()
+            found.update(p.alias for p in dependant.query_params)
+            todo.extend(dependant.dependencies)
+        names = _QUERY_NAMES[id(route)] = frozenset(found)
+    return names
+
+
+async def strict_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (a typo should not be silently ignored)."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        unknown = set(request.query_params) - _query_names(route)
+        if unknown:
+            listed = ", ".join(sorted(repr(u[:40]) for u in unknown)[:5])
+            raise InputError(f"unknown query parameter(s): {listed}")
+
+
 def requires(permission: str) -> Callable[[Principal], Principal]:
     """A dependency that yields the principal when its role holds `permission`, else 403."""
 
@@ -47,7 +75,8 @@ DeskDep = Annotated[Desk, Depends(get_desk)]
 WorkerDep = Annotated[BatchWorker, Depends(get_worker)]
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200, description="repeat a request safely: same key + same body"),
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$",
+           description="repeat a request safely: same key + same body (printable ASCII)"),
 ]
 Broker = Annotated[Principal, Depends(requires("classify"))]
 Reader = Annotated[Principal, Depends(requires("read_cases"))]

@@ -17,6 +17,18 @@ def _register() -> None:
     from . import audit, classify, corpus, eval, keys, prior, serve  # noqa: F401
 
 
+def _click_exceptions() -> tuple[type, ...]:
+    """Usage-error types: typer >= 0.29 ships its own copy of click, older ones use click."""
+    found: list[type] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = __import__(name, fromlist=["ClickException"])
+            found.append(module.ClickException)
+        except ImportError:
+            pass
+    return tuple(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: never shows a traceback for an expected error."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return 130
     except Exception as exc:  # click usage errors and anything unexpected: one line, non-zero
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_exceptions()):
             typer.echo(f"error: {exc.format_message()}", err=True)
             return exc.exit_code
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)

@@ -33,13 +33,13 @@ def eval_command(
 
     if top < 1 or top > 50:
         raise InputError(f"--top must be between 1 and 50, got {top}")
-    items = load_dataset(dataset, limit=limit)  # bad datasets fail before the runtime loads
+    if engine is not None and engine.lower() not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    items = load_dataset(dataset, limit=limit)  # bad input fails before the runtime loads
     from ..runtime import get_runtime
 
     runtime = get_runtime()
     engine = (engine or runtime.settings.engine or "offline").lower()
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     run = evaluate(items, runtime=runtime, dataset=dataset, engine=engine, top=top, baselines=baselines)
     metrics = run.metrics()
     out_dir = out or default_out_dir(dataset, engine)

@@ -37,10 +37,17 @@ def exclusion_items(text: str) -> tuple[tuple[frozenset[str], tuple[str, ...]], 
     return tuple(items)
 
 
-def apply_exclusions(query: str, candidates: list[ScoredLine], notes: list[Passage], *, penalty: float) -> dict[str, str]:
-    """Demote candidates whose chapter a matching exclusion note rules out; returns chapter -> note label."""
+def apply_exclusions(
+    query: str, candidates: list[ScoredLine], notes: list[Passage], *, penalty: float
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Demote candidates whose chapter a matching exclusion note rules out.
+
+    Returns (chapter -> note label) of the exclusions applied and (heading -> note label) of the headings those
+    notes send the goods to, so the caller can bring them in.
+    """
     said = {w for w in words(query) if w not in _STOP}
     excluded: dict[str, str] = {}
+    redirected: dict[str, str] = {}
     for note in notes:
         if note.chapter is None:
             continue
@@ -51,10 +58,12 @@ def apply_exclusions(query: str, candidates: list[ScoredLine], notes: list[Passa
                 if any(r[:2] == note.chapter for r in refs):
                     continue  # the item points back into the same chapter: not an exclusion of it
                 excluded[note.chapter] = note.label
+                for ref in refs:
+                    redirected.setdefault(ref, note.label)
     if excluded:
         for c in candidates:
             label = excluded.get(c.line.chapter)
             if label:
                 c.score -= penalty
                 c.reasons.append(f"demoted: {label} excludes such goods from chapter {c.line.chapter}")
-    return excluded
+    return excluded, redirected

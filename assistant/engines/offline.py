@@ -26,8 +26,8 @@ from ..errors import InputError
 from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion, TariffLine
 from ..prior import CodePrior
 from .base import Evidence, ScoredLine
-from .clarify import clarifying_question
 from .exclusions import apply_exclusions
+from .facets import clarifying_question, contradictions
 from .query import build_query
 
 if TYPE_CHECKING:
@@ -164,11 +164,26 @@ class OfflineEngine:
                     reasons.append(f"a retrieved ruling classified similar goods in heading {h4}")
                 if prior is not None and prior.log_prob(code) > prior.log_prob("0000000000"):
                     reasons.append("rulings have used this line before")
+                for clash in contradictions(q.text, leaf.full_text()):
+                    s -= p["contradiction_penalty"]
+                    reasons.append(f"demoted: {clash}")
                 scored.append(ScoredLine(line=leaf, score=s, evidence=ev, reasons=reasons))
 
         scored.sort(key=lambda c: c.score, reverse=True)
         notes = self._notes_for(scored[: int(p["notes_for_top"])])
-        excluded = apply_exclusions(q.text, scored, notes, penalty=p["exclusion_penalty"])
+        best_before = scored[0].score if scored else 0.0
+        excluded, redirected = apply_exclusions(q.text, scored, notes, penalty=p["exclusion_penalty"])
+        have = {c.line.code for c in scored}
+        by_label = {n.label: n for n in notes}
+        for h4, label in redirected.items():
+            # The note sends the goods to another heading: its lines come in at the level the excluded ones had.
+            for leaf in self._leaves_under(h4):
+                if leaf.code in have:
+                    continue
+                line_p = catalog.line_passage(leaf.code) if hasattr(catalog, "line_passage") else None
+                ev = [x for x in (line_p, by_label.get(label)) if x is not None]
+                scored.append(ScoredLine(line=leaf, score=best_before + p["l_dense"] * line_dense.get(leaf.code, 0.0),
+                                         evidence=ev, reasons=[f"{label} sends such goods to heading {h4}"]))
         scored.sort(key=lambda c: c.score, reverse=True)
         for c in scored[:20]:
             c.notes = [n for n in notes if (n.chapter == c.line.chapter or c.line.chapter in n.meta.get("chapters", ()))
@@ -182,7 +197,7 @@ class OfflineEngine:
             excluded=excluded,
         )
 
-    def _prior(self) -> "CodePrior | None":
+    def _prior(self) -> CodePrior | None:
         """The code-frequency prior under TARIFF_HOME, reloaded when the file changes."""
         path = self.runtime.settings.home / "prior.json"
         stamp = path.stat().st_mtime if path.exists() else None

@@ -6,9 +6,9 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -50,21 +50,40 @@ class Desk:
 # A tariff code as typed: 2, 4, 6, 8 or 10 digits, with dots, spaces or dashes anywhere (normalize_code reads it).
 CODE_PATTERN = r"^[\s.\-]*(?:\d[\s.\-]*){2}(?:(?:\d[\s.\-]*){2}){0,4}$"
 OPTIONAL_CODE = r"^\s*$|" + CODE_PATTERN
-NOT_BLANK = r"\S"  # JSON Schema patterns match anywhere: "holds a non-space character"
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"  # some visible character, no NUL
+ID_PATTERN = r"^[0-9a-f]{0,32}$"  # ids of cases, decisions and batches (empty: none)
+EngineName = Literal["offline", "llm"]
+
+
+def _storable(value: str) -> str:
+    # What no database column can hold: NUL (PostgreSQL refuses it) and lone UTF-16 surrogates (not UTF-8).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class ClassificationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, pattern=NOT_BLANK,
-                             description="the goods, in plain words (limit: max_description_chars)")
-    context: list[str] = Field(default_factory=list, max_length=20,
-                               description="extra facts (material, use, ...); blank items are ignored")
+    description: Text = Field(min_length=1, pattern=NOT_BLANK,
+                              description="the goods, in plain words (limit: max_description_chars)")
+    context: list[Annotated[Text, Field(pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=20, description="extra facts (material, use, ...); blank items are ignored"
+    )
     declared_code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE,
                                       description="the code the broker intends to declare (dots allowed)")
-    engine: str | None = Field(default=None, max_length=20, description="offline | llm (default: the server's)")
+    engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
-    reference: str | None = Field(default=None, max_length=200, description="the broker's own reference")
+    reference: Text | None = Field(default=None, max_length=200, pattern=NO_NUL,
+                                   description="the broker's own reference")
 
 
 class DecisionRequest(BaseModel):
@@ -73,14 +92,15 @@ class DecisionRequest(BaseModel):
     action: Action
     code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE,
                              description="confirm/override: the tariff code (dots allowed)")
-    reason: str | None = Field(default=None, max_length=5000, description="override/reject: why; request_info: the question")
-    supersedes: str | None = Field(default=None, max_length=32, description="the decision this one corrects")
+    reason: Text | None = Field(default=None, max_length=5000, pattern=NO_NUL,
+                                description="override/reject: why; request_info: the question")
+    supersedes: str | None = Field(default=None, pattern=ID_PATTERN, description="the decision this one corrects")
 
 
 class InfoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, pattern=NOT_BLANK, description="the facts the officer asked for")
+    text: Text = Field(min_length=1, pattern=NOT_BLANK, description="the facts the officer asked for")
 
 
 # ---------------------------------------------------------------- helpers

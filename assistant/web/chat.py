@@ -16,7 +16,7 @@ from ..api.routers import codes, search
 from ..auth import Principal
 from ..codes import normalize_code
 from ..engines import get_engine
-from ..errors import AssistantError, ConflictError
+from ..errors import AssistantError, BackendUnavailable, ConflictError
 from ..review.desk import _passage_text, check_text  # the same checks review.prepare runs
 from ..store.records import Status
 from ..store.views import view
@@ -56,7 +56,7 @@ def _new_case(desk: review.Desk, principal: Principal, body: ChatMessage, descri
         elif event.get("type") == "result":
             result = event["classification"]
     if result is None:
-        raise AssistantError("the engine returned no answer")
+        raise BackendUnavailable("the engine ended without an answer; try again")
     risks = (review.declared_code_risks(declared, result, runtime.nomenclature, _passage_text(runtime))
              if declared else [])
     prepared = review.Prepared(result, declared, risks)

@@ -116,6 +116,16 @@ def test_bad_input_is_a_json_4xx(api):
     assert as_text.status_code == 422 and "error" in as_text.json()
     not_object = post(json=[T_SHIRT])
     assert not_object.status_code == 422
+    # text no database column can hold: NUL characters, lone surrogates
+    assert post(json={"description": "cotton\u0000shirt"}).status_code == 422
+    assert post(json={"description": T_SHIRT, "reference": "a\u0000b"}).status_code == 422
+    assert post(json={"description": T_SHIRT, "context": ["x\u0000"]}).status_code == 422
+    lone = post(content=b'{"description": "shirt \\udc80"}', headers={"Content-Type": "application/json"})
+    assert lone.status_code == 422
+    # ids that cannot exist are simply not found
+    for path in ("/v1/classifications/%00", "/v1/batches/%00", "/v1/classifications?batch_id=%00"):
+        assert api.get(path, "officer").status_code in (404, 422), path
+    assert api.delete("/v1/keys/%00", "admin").status_code == 404
 
 
 def test_description_and_body_limits(make_api):

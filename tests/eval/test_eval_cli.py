@@ -154,8 +154,11 @@ def test_bad_dataset_is_one_line_error_and_non_zero_exit(tmp_path, capsys, conte
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_options_are_one_line_errors(tmp_path, capsys):
+@pytest.mark.parametrize(("option", "message"), [(["--top", "0"], "--top"), (["--engine", "gpt"], "unknown engine"),
+                                               (["--limit", "0"], "--limit"), (["--limit", "x"], "integer")])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, option, message):
     dataset = write_dataset(tmp_path / "tiny.jsonl")
-    assert main(["eval", str(dataset), "--top", "0"]) != 0
+    assert main(["eval", str(dataset), *option, "--out", str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "--top" in err and "\n" not in err
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "out").exists()

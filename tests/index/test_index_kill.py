@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+
 from assistant.ingest import BATCH
 
 pytestmark = pytest.mark.slow

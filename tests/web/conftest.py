@@ -88,8 +88,10 @@ def browser() -> Iterator[Any]:
     """One headless Debian Chromium for the module (skipped when it is not installed)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: the browser tests need Debian's chromium package")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The first classification of a session also loads the embedding model and the BM25 index.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium

@@ -4,6 +4,7 @@ the officer's review, role separation. The tests run in order and build on each 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +12,11 @@ from playwright.sync_api import expect
 from assistant import review
 from assistant.auth import principal_for
 
-pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent: install Debian's chromium package"),
+]
 
 T_SHIRT = "men's knitted cotton t-shirt"
 SHIRT = "cotton shirt"
@@ -231,12 +236,16 @@ def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, scr
     expect(field).to_be_hidden()
     top = case.suggestions[0]
     page.locator(f"input[name=confirm_code][value='{top.code}']").check()
-    page.get_by_label(re.compile("^Reason")).fill("Knitted T-shirt of cotton: heading 6109 by GRI 1.")
+    page.get_by_label(re.compile("^Reason")).fill("Matches the goods as described (GRI 1, then GRI 6).")
     page.get_by_role("button", name="Record decision").click()
     expect(page.locator(".alert-ok")).to_contain_text("Decision recorded")
     expect(page.locator(".status")).to_contain_text("Final — confirmed")
     expect(page.locator(".final-code")).to_contain_text(top.display)
     assert stored_case(site, case_id).final_code == top.code
+    page.set_viewport_size(PHONE)
+    page.goto("/queue")
+    assert no_horizontal_scroll(page)
+    page.set_viewport_size(LAPTOP)
     assert officer.errors == []
 
     # the broker's list and case page now show the final code
@@ -247,6 +256,9 @@ def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, scr
     expect(mine).to_contain_text("Final — confirmed")
     other = broker.locator("tbody tr", has_text=SHIRT).filter(has_not_text=T_SHIRT)
     expect(other).to_contain_text(ADVISORY)  # the undecided case stays advisory
+    broker.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(broker)
+    broker.set_viewport_size(LAPTOP)
     mine.get_by_role("link").click()
     expect(broker.locator(".final-code")).to_contain_text(top.display)
     expect(broker.locator(".decisions")).to_contain_text("Olga Officer")

@@ -16,6 +16,8 @@ from ..deps import Auditor, DeskDep, requires
 from ..errors import error_responses
 
 router = APIRouter(tags=["audit"])
+SINCE = (r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+         r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$")
 
 
 class NDJSONResponse(StreamingResponse):
@@ -38,7 +40,7 @@ def case_audit(case_id: Annotated[str, Path(max_length=64)], desk: DeskDep, prin
 def export_audit(
     desk: DeskDep,
     principal: Annotated[Principal, Depends(requires("export_audit"))],
-    since: Annotated[str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$",
+    since: Annotated[str | None, Query(max_length=40, pattern=SINCE,
                                        description="ISO date or datetime (UTC when no offset)")] = None,
 ) -> NDJSONResponse:
     bound = audit.parse_since(since)  # a bad date is a 422 before the response starts

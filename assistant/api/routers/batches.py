@@ -26,7 +26,7 @@ _CSV_UPLOAD = {
     "required": ["file"],
     "properties": {
         "file": {"type": "string", "format": "binary", "description": "CSV with a description column"},
-        "engine": {"type": "string", "maxLength": 20},
+        "engine": {"type": "string", "enum": ["offline", "llm"]},
         "top": {"type": "integer", "minimum": 1, "maximum": 20},
     },
 }

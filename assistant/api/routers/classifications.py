@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ... import review
+from ...review.desk import ID_PATTERN
 from ...store.records import CasePage, CaseView, Status
 from ..deps import Broker, DeskDep, IdempotencyKey, Reader
 from ..errors import error_responses
@@ -35,7 +36,7 @@ def list_classifications(
     desk: DeskDep,
     principal: Reader,
     status: Status | None = None,
-    batch_id: Annotated[str | None, Query(max_length=64)] = None,
+    batch_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CasePage:

@@ -13,7 +13,7 @@ from ..deps import Admin, DeskDep
 from ..errors import error_responses
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
-PRINTABLE = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"  # no control characters, not blank
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"  # no control chars, not blank
 
 
 class KeyCreate(BaseModel):

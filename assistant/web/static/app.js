@@ -87,7 +87,8 @@
       rows.push(["Ruling number", p.ruling_number || p.label], ["Date", p.ruling_date || "not stated"]);
     }
     if (p.kind === "hs" || p.kind === "hts") {
-      rows.push(["Duty rate (general)", p.general_rate || "not printed for this line"]);
+      const none = p.kind === "hs" ? "none: the HS sets no duty rates (national tariffs do)" : "not printed for this line";
+      rows.push(["Duty rate (general)", p.general_rate || none]);
       if (p.special_rate) rows.push(["Special rate", p.special_rate]);
       if (p.column2_rate) rows.push(["Column 2 rate", p.column2_rate]);
       if (p.units && p.units.length) rows.push(["Units", p.units.join(", ")]);
@@ -162,10 +163,12 @@
     const followUp = isOpen(state.case);
     const asked = followUp && state.case.officer_question;
     ui.label.textContent = asked ? "Answer the officer's question" : followUp ? "Add a fact to refine this case" : "Describe the product";
-    ui.help.textContent = followUp
-      ? "For example “it is knitted” or “for women”. The suggestions are re-ranked; the case stays in pending officer review."
-      : "Material, how it is made, who it is for and what it is used for help most. Example: “Men's T-shirt, 100% cotton, knitted jersey”.";
-    ui.send.textContent = followUp ? "Refine" : "Classify";
+    ui.help.textContent = asked
+      ? "Your answer is added to the case, which is re-classified and goes back to the officer for review."
+      : followUp
+        ? "For example “it is knitted” or “for women”. The suggestions are re-ranked; the case stays in pending officer review."
+        : "Material, how it is made, who it is for and what it is used for help most. Example: “Men's T-shirt, 100% cotton, knitted jersey”.";
+    ui.send.textContent = asked ? "Send answer" : followUp ? "Refine" : "Classify";
     ui.extras.hidden = followUp;
     ui.newCase.hidden = !state.case;
   }

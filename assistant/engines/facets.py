@@ -1,4 +1,4 @@
-"""Clarifying questions: when the top candidates differ on a fact the description does not state, ask for it."""
+"""Facts a classification often turns on (knitted or woven, for men or women, material): contradictions and questions."""
 
 from __future__ import annotations
 
@@ -42,7 +42,30 @@ FACETS = (
     ),
 )
 
-_PCT = re.compile(r"\d+\s*%")
+_KNIT = frozenset({"knit", "knitted", "crocheted", "crochet", "jersey", "fleece"})
+_WOVEN = frozenset({"woven", "denim", "twill", "poplin"})
+_MEN = frozenset({"men", "mens", "men's", "boys", "boy's", "boys'", "male"})
+_WOMEN = frozenset({"women", "womens", "women's", "ladies", "girls", "girl's", "girls'", "female", "woman", "woman's"})
+_LINE_MEN = re.compile(r"\bmen's|\bboys'")
+_LINE_WOMEN = re.compile(r"\bwomen's|\bgirls'")
+
+
+def contradictions(query: str, line_text: str) -> list[str]:
+    """Facts stated in the query that the line's own wording (with its ancestors) contradicts."""
+    said = set(words(query))
+    text = line_text.lower()
+    out = []
+    knitted_line = "knitted or crocheted" in text and "not knitted" not in text
+    if said & _KNIT and not said & _WOVEN and ("not knitted" in text or "woven" in text):
+        out.append("the goods are knitted; this line is for goods not knitted")
+    if said & _WOVEN and not said & _KNIT and knitted_line:
+        out.append("the goods are woven; this line is for knitted or crocheted goods")
+    men, women = bool(_LINE_MEN.search(text)), bool(_LINE_WOMEN.search(text))
+    if said & _MEN and not said & _WOMEN and women and not men:
+        out.append("the goods are for men or boys; this line is for women or girls")
+    if said & _WOMEN and not said & _MEN and men and not women:
+        out.append("the goods are for women or girls; this line is for men or boys")
+    return out
 
 
 def clarifying_question(query: str, top: list[ScoredLine]) -> tuple[str | None, list[str]]:

@@ -1,0 +1,111 @@
+"""The offline engine on real indexes: HS 2022 only (6-digit answers) and the full US corpus (10-digit answers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.engines import classify, get_engine
+from assistant.engines.facets import contradictions
+from assistant.engines.offline import OfflineEngine
+from assistant.errors import InputError
+from assistant.models import SourceKind
+
+
+def _check_valid(result, runtime):
+    """Every code is a leaf of the loaded nomenclature; every citation resolves to a stored passage."""
+    nomen = runtime.catalog.nomenclature
+    assert result.suggestions, "expected suggestions"
+    for s in result.suggestions:
+        assert nomen.is_leaf(s.code), s.code
+        assert 0.0 <= s.confidence <= 1.0
+        assert s.citations, f"{s.code} has no citation"
+        for c in s.citations:
+            stored = runtime.catalog.passage(c.source_id)
+            assert stored is not None and stored.label == c.label
+    confidences = [s.confidence for s in result.suggestions]
+    assert confidences == sorted(confidences, reverse=True) or len({s.code[:6] for s in result.suggestions}) == len(
+        result.suggestions
+    )
+
+
+def test_hs_only_answers_at_six_digits_with_citations(hs_runtime):
+    result = classify("men's knitted cotton t-shirt", runtime=hs_runtime, top=5)
+    _check_valid(result, hs_runtime)
+    assert {s.level for s in result.suggestions} == {6}
+    assert result.edition == "HS 2022" and result.engine == "offline" and not result.degraded
+    assert result.corpus_snapshot == hs_runtime.catalog.snapshot
+    assert any(s.code.startswith("6109") for s in result.suggestions[:3])
+    # Suggestions are alternatives: one line per subheading.
+    assert len({s.code[:6] for s in result.suggestions}) == len(result.suggestions)
+
+
+def test_follow_up_context_refines_the_same_request(hs_runtime):
+    plain = classify("cotton shirt", runtime=hs_runtime)
+    knitted = classify("cotton shirt", context=["it is knitted"], runtime=hs_runtime)
+    assert knitted.context == ["it is knitted"]
+    assert knitted.suggestions[0].code[:2] == "61"  # chapter 61: knitted or crocheted apparel
+    assert [s.code for s in plain.suggestions] != [s.code for s in knitted.suggestions]
+
+
+def test_clarifying_question_when_construction_is_unknown(hs_runtime):
+    result = classify("cotton shirt", runtime=hs_runtime)
+    assert result.clarifying_question and "knitted" in result.clarifying_question
+    assert "woven" in result.clarifying_options
+    answered = classify("cotton shirt", context=["knitted or crocheted"], runtime=hs_runtime)
+    assert answered.clarifying_question is None or "knitted" not in answered.clarifying_question
+
+
+def test_candidates_cover_more_than_the_suggestions(hs_runtime):
+    result = classify("stainless steel kitchen knife", runtime=hs_runtime, top=3)
+    assert len(result.suggestions) == 3
+    assert len(result.candidates) > 3
+    assert all(hs_runtime.catalog.nomenclature.is_leaf(c.code) for c in result.candidates)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t"])
+def test_empty_description_is_an_input_error(hs_runtime, bad):
+    with pytest.raises(InputError):
+        classify(bad, runtime=hs_runtime)
+
+
+def test_unknown_engine_is_an_input_error(hs_runtime):
+    with pytest.raises(InputError, match="unknown engine"):
+        get_engine("magic", runtime=hs_runtime)
+
+
+def test_stated_facts_contradicting_a_line():
+    assert contradictions("knitted cotton shirt for men", "Shirts; men's or boys', of cotton (not knitted or crocheted)")
+    assert contradictions("women's blouse", "Men's or boys' shirts")
+    assert not contradictions("women's blouse", "Women's or girls' blouses")
+    assert not contradictions("cotton shirt", "Shirts; men's or boys', of cotton (not knitted or crocheted)")
+
+
+def test_us_corpus_answers_at_ten_digits_with_line_heading_and_notes(us_runtime):
+    result = classify("men's knitted cotton t-shirt", runtime=us_runtime, top=5)
+    _check_valid(result, us_runtime)
+    assert result.edition.startswith("HTS")
+    top = result.suggestions[0]
+    assert top.level == 10 and top.code.startswith("6109")
+    labels = [c.label for c in top.citations]
+    assert labels[0] == f"HTS {top.display}" and "HTS 6109" in labels  # the line and its heading
+    assert top.general_rate  # duty rate inherited from the 8-digit line
+    assert top.path[0].lower().startswith("apparel") and top.path[-1] == top.description
+
+
+def test_exclusion_note_demotes_and_is_cited(us_runtime):
+    engine = OfflineEngine(us_runtime)
+    ev = engine.gather("orthopedic surgical belts, knitted")
+    assert "61" in ev.excluded and ev.excluded["61"].startswith("Chapter 61, Note")
+    demoted = [c for c in ev.candidates if c.line.chapter == "61"]
+    assert all(any("demoted" in r for r in c.reasons) for c in demoted)
+    # The note names where such goods go (heading 9021); those lines come in, citing the note.
+    top = ev.candidates[0]
+    assert top.line.code.startswith("9021")
+    assert any(p.label == ev.excluded["61"] for p in top.evidence)
+
+
+def test_rulings_and_notes_are_supplied_as_evidence(us_runtime):
+    ev = OfflineEngine(us_runtime).gather("garlic powder")
+    assert ev.rulings and all(p.kind is SourceKind.RULING for p in ev.rulings)
+    assert ev.gris and ev.notes
+    assert ev.candidates[0].line.code[:4] == "0712"
