@@ -21,10 +21,10 @@ from .errors import AssistantError, InputError, NotFoundError, TooLarge
 from .review import Desk, Prepared, insert_case, prepare
 from .review.desk import (
     ID_PATTERN,
-    NO_NUL,
-    NOT_BLANK,
+    OPTIONAL_CODE,
+    Description,
     EngineName,
-    Text,
+    Reference,
     check_idempotency_key,
     check_text,
     find_idempotent,
@@ -50,9 +50,9 @@ RESULT_COLUMNS = (
 class BatchItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: Text = Field(min_length=1, pattern=NOT_BLANK)
-    reference: Text | None = Field(default=None, max_length=200, pattern=NO_NUL)
-    declared_code: str | None = Field(default=None, max_length=40)
+    description: Description
+    reference: Reference | None = None
+    declared_code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE)
 
 
 class BatchRequest(BaseModel):

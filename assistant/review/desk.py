@@ -43,7 +43,6 @@ class Desk:
         return self._runtime
 
 
-
 # ---------------------------------------------------------------- requests
 
 
@@ -67,23 +66,27 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+def text(**constraints: object) -> object:
+    """A str type that a database column can hold, with JSON-schema constraints (max_length, pattern, ...)."""
+    return Annotated[str, Field(**constraints), AfterValidator(_storable)]
+
+
+Description = text(min_length=1, pattern=NOT_BLANK)
+Reference = text(max_length=200, pattern=NO_NUL)
 
 
 class ClassificationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: Text = Field(min_length=1, pattern=NOT_BLANK,
-                              description="the goods, in plain words (limit: max_description_chars)")
-    context: list[Annotated[Text, Field(pattern=NO_NUL)]] = Field(
+    description: Description = Field(description="the goods, in plain words (limit: max_description_chars)")
+    context: list[text(pattern=NO_NUL)] = Field(
         default_factory=list, max_length=20, description="extra facts (material, use, ...); blank items are ignored"
     )
     declared_code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE,
                                       description="the code the broker intends to declare (dots allowed)")
     engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
-    reference: Text | None = Field(default=None, max_length=200, pattern=NO_NUL,
-                                   description="the broker's own reference")
+    reference: Reference | None = Field(default=None, description="the broker's own reference")
 
 
 class DecisionRequest(BaseModel):
@@ -92,15 +95,16 @@ class DecisionRequest(BaseModel):
     action: Action
     code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE,
                              description="confirm/override: the tariff code (dots allowed)")
-    reason: Text | None = Field(default=None, max_length=5000, pattern=NO_NUL,
-                                description="override/reject: why; request_info: the question")
+    reason: text(max_length=5000, pattern=NO_NUL) | None = Field(
+        default=None, description="override/reject: why; request_info: the question"
+    )
     supersedes: str | None = Field(default=None, pattern=ID_PATTERN, description="the decision this one corrects")
 
 
 class InfoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Text = Field(min_length=1, pattern=NOT_BLANK, description="the facts the officer asked for")
+    text: Description = Field(description="the facts the officer asked for")
 
 
 # ---------------------------------------------------------------- helpers
@@ -160,10 +164,7 @@ def find_idempotent(db: Database, principal: Principal, scope: str, key: str, di
 
 def _passage_text(runtime: Runtime) -> Callable[[str], str | None]:
     def lookup(passage_id: str) -> str | None:
-        try:
-            p = runtime.catalog.passage(passage_id)
-        except Exception:  # noqa: BLE001 - a missing passage only means we fall back to the citation's excerpt
-            return None
+        p = runtime.catalog.passage(passage_id)  # None when gone: the check falls back to the citation's excerpt
         return p.text if p is not None else None
 
     return lookup

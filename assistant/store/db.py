@@ -25,6 +25,8 @@ PG_WRITE_LOCK = 7_205_041_862
 class Database:
     """One SQLAlchemy engine plus two kinds of session: `read()` and serialised `write()`.
 
+    Errors never carry statement parameters (hide_parameters): a logged database error shows no description.
+
     Every write transaction appends to the hash-chained audit log, so writes are serialised:
     on SQLite a process lock plus BEGIN IMMEDIATE (other processes wait on the database lock),
     on PostgreSQL a transaction-scoped advisory lock. The chain can therefore never fork.
@@ -37,10 +39,11 @@ class Database:
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                        hide_parameters=True)
             _sqlite_events(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         self._write_engine = self.engine.execution_options(tariff_write=True)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self._write_engine, expire_on_commit=False)

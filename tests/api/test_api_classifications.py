@@ -52,6 +52,8 @@ def test_list_filters_by_status(api):
     assert [c["id"] for c in pending] == [a["id"]]
     assert [c["id"] for c in rejected] == [b["id"]] and rejected[0]["final_code"] is None
     assert api.get("/v1/classifications?status=bogus", "officer").status_code == 422
+    typo = api.get("/v1/classifications?stauts=rejected", "officer")  # not silently ignored
+    assert typo.status_code == 422 and "stauts" in typo.json()["detail"]
 
 
 def test_idempotency_key_returns_the_same_case(api):

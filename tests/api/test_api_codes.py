@@ -102,3 +102,19 @@ def test_openapi_documents_the_api(api):
     assert {"application/json", "multipart/form-data", "text/csv"} <= set(batch_body)
     assert "BatchRequest" in schema["components"]["schemas"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_passage_view_of_a_ruling_and_a_tariff_line(shared_data):
+    """What a citation chip shows for the US sources: ruling number and date, the line's duty rates."""
+    from assistant.api.routers.search import passage_view
+    from assistant.sources import hts, rulings
+
+    ruling = rulings.to_passages(rulings.load_rulings(shared_data / "cbp_rulings_sample/ny_rulings_fulltext.jsonl"))[0]
+    view = passage_view(ruling)
+    assert view.kind == "ruling" and view.ruling_number and view.label.endswith(view.ruling_number)
+    assert view.ruling_date and view.ruling_date[:2] in ("19", "20")
+    lines = hts.load_hts(shared_data / "usitc_hts_2025/htsdata_raw.csv")
+    line = next(ln for ln in lines if ln.code == "6109100012")
+    shown = passage_view(hts.to_passages([line])[0])
+    assert shown.general_rate == line.general_rate and shown.general_rate
+    assert shown.ruling_number is None and shown.codes == ["6109100012"]

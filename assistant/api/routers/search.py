@@ -90,10 +90,7 @@ def search(
 @router.get("/passages/{passage_id}", response_model=PassageView, responses=error_responses(403, 404, 422),
             summary="One cited passage: text, label, kind, edition, ruling date/number, duty rates")
 def get_passage(passage_id: Annotated[str, Path(max_length=64)], desk: DeskDep, principal: Lookup) -> PassageView:
-    try:
-        p = desk.runtime().catalog.passage(passage_id)
-    except (KeyError, NotFoundError):
-        p = None
+    p = desk.runtime().catalog.passage(passage_id)
     if p is None:
         raise NotFoundError(f"no passage {passage_id[:64]!r}")
     return passage_view(p)

@@ -1,0 +1,240 @@
+"""Fixtures of the reliability tests: the real app with a key per role, fresh databases (SQLite and, when
+TARIFF_TEST_POSTGRES_URL is set, PostgreSQL), homes cloned from the HS 2022 runtime, and real `tariff serve`
+processes on 127.0.0.1 that a test may kill and restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+PG_ENV = "TARIFF_TEST_POSTGRES_URL"
+TARIFF = Path(sys.executable).with_name("tariff")
+ROLES = {  # who -> (role, name, organisation)
+    "broker": ("broker", "Ann Broker", "acme"),
+    "officer": ("officer", "Olga Officer", "customs"),
+    "admin": ("admin", "Ada Admin", "customs"),
+}
+T_SHIRT = "Men's T-shirt, 100% cotton, knitted jersey, short sleeves"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# ---------------------------------------------------------------- databases
+
+
+def _pg_schema_url(base: str) -> Iterator[str]:
+    """A URL on a fresh schema of the PostgreSQL server `base` (dropped afterwards)."""
+    import psycopg
+
+    schema = "rel_" + uuid.uuid4().hex[:12]
+    conninfo = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database: a SQLite file, or a new schema on the server of TARIFF_TEST_POSTGRES_URL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tariff.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: the PostgreSQL run of this test is skipped")
+    yield from _pg_schema_url(base)
+
+
+# ---------------------------------------------------------------- the app in process
+
+
+@dataclass
+class Api:
+    """The real app (TestClient) with one key per role."""
+
+    client: TestClient
+    app: Any
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def desk(self):
+        return self.app.state.desk
+
+    def h(self, who: str) -> dict[str, str]:
+        return bearer(self.keys[who]) if who in self.keys else {}
+
+    def post(self, path: str, who: str, **kw: Any):
+        return self.client.post(path, headers={**self.h(who), **kw.pop("headers", {})}, **kw)
+
+    def get(self, path: str, who: str, **kw: Any):
+        return self.client.get(path, headers={**self.h(who), **kw.pop("headers", {})}, **kw)
+
+
+def add_keys(db, keys: dict[str, str]) -> None:
+    from assistant.auth import create_key
+
+    for who, (role, name, org) in ROLES.items():
+        keys[who] = create_key(db, name=name, role=role, org=org).key
+
+
+@pytest.fixture(scope="session")
+def keys_for() -> Callable[[Any], dict[str, str]]:
+    """keys_for(db) -> a new key for every role of ROLES, by name (broker, officer, admin)."""
+
+    def make(db) -> dict[str, str]:
+        keys: dict[str, str] = {}
+        add_keys(db, keys)
+        return keys
+
+    return make
+
+
+@pytest.fixture
+def make_api(hs_runtime, tmp_path: Path) -> Iterator[Callable[..., Api]]:
+    """make_api(**settings) -> an Api on a fresh SQLite database and the HS 2022 runtime."""
+    from assistant.api import create_app
+    from assistant.config import Settings
+
+    opened: list[Api] = []
+
+    def make(**overrides: Any) -> Api:
+        overrides.setdefault("home", tmp_path / f"home{len(opened)}")
+        app = create_app(Settings(_env_file=None, **overrides), runtime=hs_runtime)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        api = Api(client=client, app=app)
+        add_keys(app.state.desk.db, api.keys)
+        opened.append(api)
+        return api
+
+    yield make
+    for api in opened:
+        api.client.__exit__(None, None, None)
+        api.desk.db.dispose()
+
+
+# ---------------------------------------------------------------- homes and server processes
+
+
+@pytest.fixture
+def clone_home(hs_runtime) -> Callable[[Path], Path]:
+    """clone_home(dst) -> a new TARIFF_HOME holding a copy of the HS 2022 index (no database, no keys)."""
+    source = Path(hs_runtime.settings.home)
+
+    def clone(dst: Path) -> Path:
+        dst.mkdir(parents=True, exist_ok=True)
+        for part in ("chroma", "cache"):
+            if (source / part).exists():
+                shutil.copytree(source / part, dst / part, dirs_exist_ok=True)
+        return dst
+
+    return clone
+
+
+@dataclass
+class Server:
+    """A `tariff serve` process on 127.0.0.1 with its environment; its output goes to `log`."""
+
+    home: Path
+    port: int
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 120.0) -> Server:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([str(TARIFF), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                     env=self.env, cwd=self.home, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"tariff serve exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"tariff serve did not answer within {timeout} s:\n{self.output()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def h(self, who: str) -> dict[str, str]:
+        return bearer(self.keys[who])
+
+
+@pytest.fixture
+def start_server(clone_home, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """start_server(database_url=None, **env) -> a running `tariff serve` on a cloned home, keys for every role.
+
+    Extra keyword arguments become TARIFF_* variables (chroma_url="http://..." -> TARIFF_CHROMA_URL)."""
+    from assistant.config import Settings
+    from assistant.store.db import Database
+
+    servers: list[Server] = []
+
+    def start(database_url: str | None = None, *, home: Path | None = None, **env: str) -> Server:
+        home = home or clone_home(tmp_path / f"server{len(servers)}")
+        variables = {k: v for k, v in os.environ.items() if not k.startswith("TARIFF_")}
+        variables.update(TARIFF_HOME=str(home), PYTHONUNBUFFERED="1",
+                         TARIFF_EMBED_CACHE_DIR=os.environ["TARIFF_EMBED_CACHE_DIR"])
+        if database_url:
+            variables["TARIFF_DATABASE_URL"] = database_url
+        variables.update({f"TARIFF_{k.upper()}": str(v) for k, v in env.items()})
+        server = Server(home=home, port=free_port(), env=variables, log=home / "server.log")
+        settings = Settings(_env_file=None, home=home, database_url=database_url)
+        db = Database.open(settings)
+        try:
+            add_keys(db, server.keys)
+        finally:
+            db.dispose()
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill(signal.SIGTERM)
