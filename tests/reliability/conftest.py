@@ -119,15 +119,22 @@ def keys_for() -> Callable[[Any], dict[str, str]]:
 
 @pytest.fixture
 def make_api(hs_runtime, tmp_path: Path) -> Iterator[Callable[..., Api]]:
-    """make_api(**settings) -> an Api on a fresh SQLite database and the HS 2022 runtime."""
+    """make_api(**settings) -> an Api on a fresh database (SQLite unless database_url=...) and the HS 2022 index."""
     from assistant.api import create_app
     from assistant.config import Settings
 
     opened: list[Api] = []
 
     def make(**overrides: Any) -> Api:
+        from assistant.runtime import Runtime
+
         overrides.setdefault("home", tmp_path / f"home{len(opened)}")
-        app = create_app(Settings(_env_file=None, **overrides), runtime=hs_runtime)
+        runtime = hs_runtime
+        llm = {k: v for k, v in overrides.items() if k.startswith("llm_") or k == "engine"}
+        if llm:  # the engines read the runtime's settings: a runtime on the same index with the LLM settings
+            runtime = Runtime(hs_runtime.settings.model_copy(update=llm), hs_runtime.store,
+                              embedder=hs_runtime.embedder)
+        app = create_app(Settings(_env_file=None, **overrides), runtime=runtime)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         api = Api(client=client, app=app)
@@ -203,6 +210,11 @@ class Server:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+        """`tariff ARGS` on this server's home and database (the server may be stopped)."""
+        return subprocess.run([str(TARIFF), *args], env=self.env, cwd=self.home, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
     def h(self, who: str) -> dict[str, str]:
         return bearer(self.keys[who])
 
@@ -219,6 +231,7 @@ def start_server(clone_home, tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
     def start(database_url: str | None = None, *, home: Path | None = None, **env: str) -> Server:
         home = home or clone_home(tmp_path / f"server{len(servers)}")
+        home.mkdir(parents=True, exist_ok=True)
         variables = {k: v for k, v in os.environ.items() if not k.startswith("TARIFF_")}
         variables.update(TARIFF_HOME=str(home), PYTHONUNBUFFERED="1",
                          TARIFF_EMBED_CACHE_DIR=os.environ["TARIFF_EMBED_CACHE_DIR"])
@@ -238,3 +251,70 @@ def start_server(clone_home, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.kill(signal.SIGTERM)
+
+
+# ---------------------------------------------------------------- a Chroma server
+
+
+CHROMA = Path(sys.executable).with_name("chroma")  # the CLI of the chromadb package
+
+
+@dataclass
+class ChromaServer:
+    """`chroma run` on 127.0.0.1 over a persistence folder; kill() and start() again keep the port and the folder."""
+
+    path: Path
+    port: int
+    log: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 60.0) -> ChromaServer:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1",
+                                      "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"chroma run exited with {self.proc.returncode}:\n{self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"chroma run did not answer within {timeout} s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+def _chroma(tmp_path: Path, index: Path | None) -> ChromaServer:
+    if not CHROMA.exists():
+        pytest.skip(f"no chroma CLI at {CHROMA}")
+    path = tmp_path / "chroma-server"
+    if index is not None:
+        shutil.copytree(index, path)
+    return ChromaServer(path=path, port=free_port(), log=tmp_path / "chroma.log")
+
+
+@pytest.fixture
+def chroma_server(hs_runtime, tmp_path: Path) -> Iterator[ChromaServer]:
+    """A running Chroma server holding a copy of the HS 2022 index."""
+    server = _chroma(tmp_path, Path(hs_runtime.settings.home) / "chroma")
+    yield server.start()
+    server.kill()
+
+
+@pytest.fixture
+def empty_chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A running Chroma server with nothing in it."""
+    server = _chroma(tmp_path, None)
+    yield server.start()
+    server.kill()
