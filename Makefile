@@ -34,6 +34,7 @@ us-corpus: setup
 	$(BIN)/tariff ingest notes $(DATA)/usitc_hts_2025/chapters_pdf
 	$(BIN)/tariff ingest gri $(DATA)/htsus_legal_notes/general_rules_of_interpretation.json
 	$(BIN)/tariff ingest rulings $(DATA)/cbp_rulings_sample/ny_rulings_fulltext.jsonl
+	$(BIN)/tariff ingest prior $(DATA)/atlas_cross_eval/cross_code_frequency_stat_suffix_index.json
 
 eval: setup
 	$(BIN)/tariff eval $(DATA)/atlas_cross_eval/atlas_dev.jsonl --baselines

@@ -34,6 +34,7 @@ EVENT_TYPES = frozenset(
         "key_created",
         "key_revoked",
         "batch_created",
+        "description_redacted",
     }
 )
 

@@ -41,7 +41,8 @@ def ingest_passages(
     todo = [p for p in unique if p.id not in present]
     from tqdm import tqdm
 
-    with tqdm(total=len(todo), desc=f"ingest {source_key}", unit="passage", file=sys.stderr,
+    label = source_key if len(source_key) <= 40 else f"{source_key.split(':')[0]}:…{source_key[-30:]}"
+    with tqdm(total=len(todo), desc=f"ingest {label}", unit="passage", file=sys.stderr,
               disable=not progress or not todo, mininterval=0.5) as bar:
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]

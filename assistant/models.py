@@ -55,7 +55,7 @@ class TariffLine:
 
     def full_text(self) -> str:
         """Description with its ancestors, e.g. "T-shirts ...: Of cotton: Men's or boys': Other"."""
-        return ": ".join([*self.path, self.description])
+        return ": ".join(part.rstrip(": ") for part in (*self.path, self.description) if part.strip(": "))
 
 
 @dataclass(frozen=True)

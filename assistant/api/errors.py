@@ -33,6 +33,10 @@ class ErrorBody(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+RETRY_AFTER_S = 5  # what a 503 asks clients to wait before retrying
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before retrying", "required": True,
+                                      "schema": {"type": "integer", "minimum": 1}}}
+
 _DESCRIPTIONS = {
     400: "Malformed request (invalid JSON or body)",
     401: "Missing, unknown or revoked API key",
@@ -43,7 +47,7 @@ _DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid input",
     429: "Rate limit exceeded; see Retry-After",
-    503: "A backend (database, index, model server) is unavailable",
+    503: "A backend (database, index, model server) is unavailable; see Retry-After",
 }
 
 
@@ -55,8 +59,12 @@ def error_responses(*codes: int, by_reference: bool = False) -> dict[int | str, 
     wanted = sorted({*codes, 401, 429, 503})
     if by_reference:
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-        return {c: {"description": _DESCRIPTIONS[c], "content": ref} for c in wanted}
-    return {c: {"model": ErrorBody, "description": _DESCRIPTIONS[c]} for c in wanted}
+        out = {c: {"description": _DESCRIPTIONS[c], "content": ref} for c in wanted}
+    else:
+        out = {c: {"model": ErrorBody, "description": _DESCRIPTIONS[c]} for c in wanted}
+    for c in (429, 503):
+        out[c]["headers"] = RETRY_AFTER_HEADER
+    return out
 
 
 def error_json(status: int, error: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
@@ -71,6 +79,8 @@ async def _assistant_error(request: Request, exc: AssistantError) -> JSONRespons
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimited) and isinstance(exc.detail, dict):
         headers["Retry-After"] = str(exc.detail.get("retry_after", 1))
+    if exc.status == 503:  # a backend is down: clients and proxies should retry, not give up
+        headers["Retry-After"] = str(RETRY_AFTER_S)
     errors = exc.detail if isinstance(exc.detail, list) else None
     return error_json(exc.status, exc.code, exc.message, errors=errors, headers=headers or None)
 
@@ -153,5 +163,6 @@ class CatchUnexpected:
         except Exception:  # anything no handler claimed: log it with its traceback, answer 503
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                response = error_json(503, "unavailable", "the service hit an unexpected error; try again later")
+                response = error_json(503, "unavailable", "the service hit an unexpected error; try again later",
+                                      headers={"Retry-After": str(RETRY_AFTER_S)})
                 await response(scope, receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,7 +125,8 @@ def text_digest(text: str) -> str:
 
 def check_text(text: str, what: str, settings: Settings) -> str:
     clean = (text or "").strip()
-    if not clean:
+    # Invisible format characters (zero-width space, BOM, word joiner) are not text either.
+    if not clean or all(unicodedata.category(ch) == "Cf" or ch.isspace() for ch in clean):
         raise InputError(f"the {what} is empty")
     if len(clean) > settings.max_description_chars:
         raise InputError(f"the {what} is {len(clean)} characters; the limit is {settings.max_description_chars}")

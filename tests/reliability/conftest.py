@@ -5,6 +5,7 @@ processes on 127.0.0.1 that a test may kill and restart."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,7 +30,7 @@ ROLES = {  # who -> (role, name, organisation)
     "officer": ("officer", "Olga Officer", "customs"),
     "admin": ("admin", "Ada Admin", "customs"),
 }
-T_SHIRT = "Men's T-shirt, 100% cotton, knitted jersey, short sleeves"
+CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 def free_port() -> int:
@@ -83,6 +84,7 @@ class Api:
     client: TestClient
     app: Any
     keys: dict[str, str] = field(default_factory=dict)
+    browsers: list[TestClient] = field(default_factory=list)
 
     @property
     def desk(self):
@@ -96,6 +98,15 @@ class Api:
 
     def get(self, path: str, who: str, **kw: Any):
         return self.client.get(path, headers={**self.h(who), **kw.pop("headers", {})}, **kw)
+
+    def browser(self, who: str) -> TestClient:
+        """A client signed in to the web UI with `who`'s key (session cookie), as a browser would be."""
+        client = TestClient(self.app, raise_server_exceptions=False)
+        self.browsers.append(client)
+        token = CSRF_META.search(client.get("/signin").text).group(1)
+        r = client.post("/signin", data={"api_key": self.keys[who], "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return client
 
 
 def add_keys(db, keys: dict[str, str]) -> None:
@@ -144,6 +155,8 @@ def make_api(hs_runtime, tmp_path: Path) -> Iterator[Callable[..., Api]]:
 
     yield make
     for api in opened:
+        for browser in api.browsers:
+            browser.close()
         api.client.__exit__(None, None, None)
         api.desk.db.dispose()
 

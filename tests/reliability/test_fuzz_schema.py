@@ -100,7 +100,8 @@ def _name_real_resources(case: Any, real: dict[str, list[str]]) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_below_500_and_as_documented(case: Any, fuzz_api: Any) -> None:
     """One generated request, sent with a broker, an officer and an admin key, then without a key."""
     app, keys, real = fuzz_api

@@ -1,4 +1,4 @@
-"""Liveness (/healthz) and readiness (/readyz: the index and the database answer)."""
+"""Liveness (/healthz) and readiness (/readyz: the index and the database answer now)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ..deps import DeskDep
+from ..errors import RETRY_AFTER_HEADER, RETRY_AFTER_S
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -32,24 +33,30 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}},
-            summary="Readiness: the index is loaded and the database reachable")
-async def readyz(desk: DeskDep) -> Readiness | JSONResponse:
-    database = await run_in_threadpool(desk.db.ping)
-    index, edition, detail = False, None, None
+def _index(desk) -> tuple[bool, str | None, str | None]:
+    """(index usable, edition, why not): the vector store is asked now, not from the runtime's cached catalog."""
     try:
-        runtime = await run_in_threadpool(desk.runtime)
-        index = len(runtime.nomenclature) > 0
-        edition = runtime.nomenclature.edition
-        if not index:
-            detail = "the index holds no tariff lines; run `tariff ingest`"
+        runtime = desk.runtime()
+        runtime.store.count()  # a live probe: the catalog alone may be cached after the store went away
+        nomenclature = runtime.nomenclature
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure instead of raising it
         log.warning("readiness: runtime unavailable: %s", exc)
-        detail = "the index is not available"
+        return False, None, "the index is not available"
+    if not len(nomenclature):
+        return False, nomenclature.edition, "the index holds no tariff lines; run `tariff ingest`"
+    return True, nomenclature.edition, None
+
+
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "not ready", "headers": RETRY_AFTER_HEADER}},
+            summary="Readiness: the index and the database answer")
+async def readyz(desk: DeskDep) -> Readiness | JSONResponse:
+    database = await run_in_threadpool(desk.db.ping)
+    index, edition, detail = await run_in_threadpool(_index, desk)
     ready = Readiness(status="ready" if database and index else "unavailable", database=database, index=index,
                       edition=edition, detail=detail if not database or not index else None)
     if not database and detail is None:
         ready.detail = "the database is unreachable"
     if ready.status != "ready":
-        return JSONResponse(ready.model_dump(), status_code=503)
+        return JSONResponse(ready.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
     return ready
