@@ -17,6 +17,7 @@ from .config import Settings, get_settings
 from .embed import Embedder, model_label
 from .errors import InputError
 from .ingest import IngestReport, ingest_passages
+from .models import SourceKind
 from .nomenclature import Nomenclature
 from .retrieve import Retriever
 from .vectorstore import VectorStore, snapshot_of
@@ -193,6 +194,7 @@ class Runtime:
         return {
             "passages": len(catalog),
             "counts": catalog.counts(),
+            "details": _details(catalog),
             "snapshot": catalog.snapshot,
             "edition": catalog.edition if len(catalog) else None,
             "embedding_model": model_label(self.settings.resolved_embedding_model()),
@@ -210,6 +212,26 @@ def _source_name(item: Any) -> str:
     if text.lower().startswith(("http://", "https://")):
         return text
     return str(Path(text).expanduser().resolve())
+
+
+def _details(catalog: Catalog) -> dict[str, Any]:
+    """What a reviewer asks first: lines per level, notes per kind, rules, distinct rulings."""
+    from collections import Counter
+
+    def levels(kind: SourceKind) -> dict[str, int]:
+        return {str(k): v for k, v in sorted(Counter(p.level for p in catalog.by_kind[kind] if p.level).items())}
+
+    gris = catalog.by_kind[SourceKind.GRI]
+    return {
+        "hts_lines_by_level": levels(SourceKind.HTS),
+        "hs_lines_by_level": levels(SourceKind.HS),
+        "notes_by_kind": dict(sorted(Counter(p.meta.get("kind", "note") for p in catalog.by_kind[SourceKind.NOTE]).items())),
+        "notes_chapters": len({p.chapter for p in catalog.by_kind[SourceKind.NOTE] if p.chapter}),
+        "gri_rules": sum(1 for p in gris if p.label.startswith("GRI")),
+        "additional_us_rules": sum(1 for p in gris if not p.label.startswith("GRI")),
+        "rulings": len(catalog.rulings),
+        "rulings_with_codes": sum(1 for ps in catalog.rulings.values() if ps and ps[0].codes),
+    }
 
 
 def _single(kind: str, target: Any) -> Any:

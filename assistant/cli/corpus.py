@@ -156,6 +156,16 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     for kind, editions in st["counts"].items():
         for edition, n in editions.items():
             typer.echo(f"  {kind:7} {edition:22} {n:7}")
+    d = st.get("details") or {}
+    if d.get("hts_lines_by_level"):
+        typer.echo("  HTS lines by digits: " + ", ".join(f"{k}: {v}" for k, v in d["hts_lines_by_level"].items()))
+    if d.get("notes_by_kind"):
+        typer.echo(f"  notes ({d['notes_chapters']} chapters): "
+                   + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in d["notes_by_kind"].items()))
+    if d.get("gri_rules") or d.get("additional_us_rules"):
+        typer.echo(f"  rules: {d['gri_rules']} GRIs, {d['additional_us_rules']} Additional U.S. Rules")
+    if d.get("rulings"):
+        typer.echo(f"  rulings: {d['rulings']} letters ({d['rulings_with_codes']} with tariff codes)")
     if not st["passages"]:
         typer.echo("empty: run `tariff ingest hs2022` (or any search) to index HS 2022")
 
