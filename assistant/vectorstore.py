@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,14 @@ class VectorStore(Protocol):
     def ids(self, *, source_key: str | None = None) -> list[str]: ...
     def delete(self, ids: Iterable[str]) -> None: ...
     def query(self, embedding: np.ndarray, *, top: int, where: Where | None = None) -> list[tuple[str, float]]: ...
+    def _count(self, kind: SourceKind, col: Any) -> int:
+        """Items in one collection, remembered for a few seconds (another process may be writing)."""
+        cached = self._counts.get(kind)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > COUNT_TTL:
+            cached = self._counts[kind] = (col.count(), now)
+        return cached[0]
+
     def iter_passages(self) -> Iterator[Passage]: ...
     def count(self) -> int: ...
     def snapshot(self) -> str: ...
@@ -83,6 +92,9 @@ def from_metadata(ident: str, text: str, md: dict[str, Any]) -> Passage:
     )
 
 
+COUNT_TTL = 5.0  # seconds
+
+
 class ChromaStore:
     """Chroma, embedded (PersistentClient under TARIFF_HOME) or a server (TARIFF_CHROMA_URL).
 
@@ -95,6 +107,7 @@ class ChromaStore:
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         self.namespace = namespace
         self.location = url or str(path)
+        self._counts: dict[SourceKind, tuple[int, float]] = {}  # kind -> (count, when): saves a call per query
         with _guard(self.location):
             import chromadb
             from chromadb.config import Settings as ChromaSettings
@@ -120,6 +133,7 @@ class ChromaStore:
     def upsert(self, passages: list[Passage], embeddings: np.ndarray, *, source_key: str = "") -> None:
         """Write passages with their vectors. Ids are content hashes, so an id already stored holds this very
         passage: Chroma's `add`, which skips known ids, does the job ~20% faster than its `upsert`."""
+        self._counts.clear()
         by_kind: dict[SourceKind, list[int]] = {}
         for i, p in enumerate(passages):
             by_kind.setdefault(p.kind, []).append(i)
@@ -153,6 +167,7 @@ class ChromaStore:
 
     def delete(self, ids: Iterable[str]) -> None:
         doomed = list(dict.fromkeys(ids))
+        self._counts.clear()
         with _guard(self.location):
             for col in self.collections.values():
                 present = set()
@@ -172,13 +187,21 @@ class ChromaStore:
         with _guard(self.location):
             for kind in kinds:
                 col = self.collections[SourceKind(kind)]
-                n = min(top, col.count())
+                n = min(top, self._count(SourceKind(kind), col))
                 if n <= 0:
                     continue
                 res = col.query(query_embeddings=vec, n_results=n, where=chroma_where, include=["distances"])
                 hits.extend((i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0]))
         hits.sort(key=lambda h: -h[1])
         return hits[:top]
+
+    def _count(self, kind: SourceKind, col: Any) -> int:
+        """Items in one collection, remembered for a few seconds (another process may be writing)."""
+        cached = self._counts.get(kind)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > COUNT_TTL:
+            cached = self._counts[kind] = (col.count(), now)
+        return cached[0]
 
     def iter_passages(self) -> Iterator[Passage]:
         with _guard(self.location):

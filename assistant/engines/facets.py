@@ -50,9 +50,16 @@ _LINE_MEN = re.compile(r"\bmen's|\bboys'")
 _LINE_WOMEN = re.compile(r"\bwomen's|\bgirls'")
 
 
-def contradictions(query: str, line_text: str) -> list[str]:
+def stated_facts(query: str) -> frozenset[str]:
+    """The facet words of the query that contradictions() looks at (empty: nothing to check)."""
+    return frozenset(set(words(query)) & (_KNIT | _WOVEN | _MEN | _WOMEN))
+
+
+def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = None) -> list[str]:
     """Facts stated in the query that the line's own wording (with its ancestors) contradicts."""
-    said = set(words(query))
+    said = stated_facts(query) if said is None else said
+    if not said:
+        return []
     text = line_text.lower()
     out = []
     knitted_line = "knitted or crocheted" in text and "not knitted" not in text

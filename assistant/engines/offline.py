@@ -27,7 +27,7 @@ from ..models import Candidate, Citation, Classification, Passage, SourceKind, S
 from ..prior import CodePrior
 from .base import Evidence, ScoredLine
 from .exclusions import apply_exclusions
-from .facets import clarifying_question, contradictions
+from .facets import clarifying_question, contradictions, stated_facts
 from .query import build_query
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ class OfflineEngine:
                 head[h4] += p["h_prior"] * prior.log_prob(h4)
 
         top_heads = sorted(head, key=head.get, reverse=True)[: int(p["heading_k"])]
+        facts = stated_facts(q.text)
         scored: list[ScoredLine] = []
         for h4 in top_heads:
             for leaf in self._leaves_under(h4):
@@ -164,7 +165,7 @@ class OfflineEngine:
                     reasons.append(f"a retrieved ruling classified similar goods in heading {h4}")
                 if prior is not None and prior.log_prob(code) > prior.log_prob("0000000000"):
                     reasons.append("rulings have used this line before")
-                for clash in contradictions(q.text, leaf.full_text()):
+                for clash in contradictions(q.text, leaf.full_text(), said=facts) if facts else ():
                     s -= p["contradiction_penalty"]
                     reasons.append(f"demoted: {clash}")
                 scored.append(ScoredLine(line=leaf, score=s, evidence=ev, reasons=reasons))
