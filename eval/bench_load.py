@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -187,13 +188,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite under a temporary folder)")
     ap.add_argument("--timeout", type=float, default=60.0, help="per-request timeout, seconds")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (home, database, server log)")
     args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    try:
+        return bench(args, work)
+    finally:
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
+
+def bench(args: argparse.Namespace, work: Path) -> int:
     from assistant.auth import create_key
     from assistant.config import Settings
     from assistant.store.db import Database
 
-    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     home = args.home or work / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TARIFF_")}
     env.update(TARIFF_HOME=str(home), PYTHONUNBUFFERED="1")
@@ -229,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 600
         while True:
             if server.poll() is not None or time.monotonic() > deadline:
-                print((work / "server.log").read_text()[-3000:], file=sys.stderr)
+                print("the server did not start:\n" + (work / "server.log").read_text()[-3000:], file=sys.stderr)
                 return 2
             try:
                 if httpx.get(url + "/readyz", timeout=60).status_code == 200:

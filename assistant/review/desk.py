@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import unicodedata
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -172,6 +175,9 @@ def _passage_text(runtime: Runtime) -> Callable[[str], str | None]:
     return lookup
 
 
+_OFFLINE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+
+
 @dataclass
 class Prepared:
     """A classification ready to be stored as a case (computed outside any transaction)."""
@@ -190,7 +196,11 @@ def prepare(desk: Desk, description: str, *, context: list[str], declared_code: 
     context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
     declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
     runtime = desk.runtime()
-    c = classify(description, context=context, engine=engine or desk.settings.engine, top=top, runtime=runtime)
+    engine = engine or desk.settings.engine
+    # The offline engine is CPU-bound: more threads in it at once than cores only fight over the GIL, which
+    # lowers throughput and stretches every latency. (The LLM engine mostly waits on its server: not limited.)
+    with _OFFLINE_SLOTS if engine == "offline" else nullcontext():
+        c = classify(description, context=context, engine=engine, top=top, runtime=runtime)
     risks = declared_code_risks(declared, c, runtime.nomenclature, _passage_text(runtime)) if declared else []
     return Prepared(c, declared, risks)
 

@@ -70,29 +70,29 @@ def test_llm_slower_than_the_timeout_is_answered_offline_and_flagged(make_api):
     assert took < 10  # the timeout, not the model's 20 s
 
 
-GARBAGE = {
-    "prose": "It is probably a T-shirt, heading 6109, I would say.",
-    "broken_json": '{"suggestions": [{"code": "6109.10", "confidence": 0.9',
-    "a_list": "[6109, 6110]",
-    "wrong_shape": {"suggestions": "6109.10"},
-    "empty": "",
-    "codes_outside_the_nomenclature": {"suggestions": [
+GARBAGE = {  # what the model server answers -> what the degraded answer says about it
+    "prose": ("It is probably a T-shirt, heading 6109, I would say.", "not valid JSON"),
+    "broken_json": ('{"suggestions": [{"code": "6109.10", "confidence": 0.9', "not valid JSON"),
+    "a_list": ("[6109, 6110]", "not valid JSON"),
+    "wrong_shape": ({"suggestions": "6109.10"}, "no suggestions list"),
+    "empty": ("", "not valid JSON"),
+    "codes_outside_the_nomenclature": ({"suggestions": [
         {"code": "0000.00", "confidence": 1.0, "rationale": "x", "cited_ids": ["C1"]},
         {"code": "9999.99", "confidence": 1.0, "rationale": "x", "cited_ids": ["C1"]}],
-        "clarifying_question": None, "clarifying_options": []},
-    "http_500": Status(500),
-    "http_429": Status(429, {"error": {"message": "slow down", "type": "rate_limit"}}),
+        "clarifying_question": None, "clarifying_options": []}, "no valid code"),
+    "http_500": (Status(500), "HTTP 500"),
+    "http_429": (Status(429, {"error": {"message": "slow down", "type": "rate_limit"}}), "HTTP 429"),
 }
 
 
 @pytest.mark.parametrize("kind", list(GARBAGE))
 def test_llm_garbage_is_answered_offline_and_flagged(make_api, kind):
-    reply = GARBAGE[kind]
+    reply, reason = GARBAGE[kind]
     with ScriptedLLM([reply, reply]) as llm:  # the second copy answers the repair request, when one is made
         api = make_api(engine="llm", llm_base_url=llm.base_url, llm_model=llm.model, llm_timeout=10.0)
         case, _ = classify_with_llm(api)
         assert llm.requests, "the model server was not asked"
-    assert_degraded_offline_answer(api, case, "")
+    assert_degraded_offline_answer(api, case, reason)
 
 
 # ---------------------------------------------------------------- SIGKILL of the API during decisions

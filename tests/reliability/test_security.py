@@ -14,6 +14,7 @@ import logging
 import re
 import signal
 import textwrap
+import time
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -110,12 +111,9 @@ def _closed_cases(api) -> dict[str, dict]:
     for name, body in decide.items():
         assert api.post(f"/v1/classifications/{made[name]['id']}/decisions", "officer", json=body).status_code == 201
     batch = api.post("/v1/batches", "broker", json={"items": [{"description": f"{SECRET} (batch)"}]}).json()
-    for _ in range(600):
-        rows = api.get(f"/v1/batches/{batch['id']}/results", "broker").json()["items"]
-        if rows[0]["case_id"]:
-            break
-        import time
-
+    deadline = time.monotonic() + 60
+    while not (rows := api.get(f"/v1/batches/{batch['id']}/results", "broker").json()["items"])[0]["case_id"]:
+        assert time.monotonic() < deadline, "the batch item was not classified"
         time.sleep(0.05)
     made["batch"] = api.get(f"/v1/classifications/{rows[0]['case_id']}", "broker").json()
     made["batch"]["batch_id"] = batch["id"]
@@ -329,7 +327,7 @@ def _obey(stray_id: str):
 @pytest.mark.parametrize("engine", ["offline", "llm"])
 def test_prompt_injection_never_yields_a_code_or_citation_outside_the_evidence(make_api, hs_runtime, engine):
     stray = hs_runtime.catalog.line_passage("9701").id  # a real passage (paintings) that no prompt here supplies
-    with ScriptedLLM([_obey(stray)] * (2 * len(INJECTIONS))) as llm:
+    with ScriptedLLM([_obey(stray)] * (3 * len(INJECTIONS))) as llm:  # an answer, and its repair
         api = make_api(engine=engine, llm_base_url=llm.base_url, llm_model=llm.model, llm_timeout=20.0)
         runtime = api.desk.runtime()
         nomenclature = runtime.nomenclature
@@ -343,7 +341,6 @@ def test_prompt_injection_never_yields_a_code_or_citation_outside_the_evidence(m
                 assert nomenclature.is_valid_declaration(s["code"]), (description, s["code"])
                 assert 0.0 <= s["confidence"] <= 1.0
                 cited = {c["source_id"] for c in s["citations"]}
-                assert cited and cited <= allowed, (description, cited - allowed)
-                assert stray not in cited or stray in allowed
+                assert cited and cited <= allowed, (description, cited - allowed)  # so never `stray`, nor junk
         if engine == "llm":
             assert len(llm.requests) >= len(INJECTIONS)  # the model was asked, and obeyed, every time
