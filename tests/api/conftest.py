@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from api_support import SCREWS, T_SHIRT, bearer  # noqa: F401  (re-exported for fixtures below)
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
@@ -19,8 +20,6 @@ from assistant.config import Settings
 
 PG_ENV = "TARIFF_TEST_POSTGRES_URL"
 
-T_SHIRT = "Men's T-shirt, 100% cotton, knitted jersey, short sleeves"
-SCREWS = "Wood screws of stainless steel, threaded, 40 mm"
 
 
 @pytest.fixture(scope="session")
@@ -54,10 +53,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if not base:
         pytest.skip(f"{PG_ENV} is not set: the PostgreSQL run of this test is skipped")
     yield from _pg_schema_url(base)
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @dataclass

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SCREWS, T_SHIRT
+from api_support import SCREWS, T_SHIRT
 
 from assistant import audit, review
 from assistant.auth import principal_for

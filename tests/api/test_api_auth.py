@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import T_SHIRT, bearer
+from api_support import T_SHIRT, bearer
 
 from assistant.cli import main
 

@@ -6,7 +6,7 @@ import csv
 import io
 import time
 
-from conftest import SCREWS, T_SHIRT
+from api_support import SCREWS, T_SHIRT
 
 GOODS = [T_SHIRT, SCREWS, "Fresh apples", "Laptop computer, portable, 1.5 kg", "Leather handbag"]
 

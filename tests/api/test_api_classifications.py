@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SCREWS, T_SHIRT
+from api_support import SCREWS, T_SHIRT
 
 NOTICE = "Advisory only: pending officer review. Not a final classification."
 

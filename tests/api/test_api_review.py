@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SCREWS
+from api_support import SCREWS
 
 
 def test_roles_on_decisions_and_queue(api):
