@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..codes import format_code
 from ..errors import InputError
@@ -31,6 +31,7 @@ from .facets import clarifying_question, contradictions, stated_facts
 from .query import build_query
 
 if TYPE_CHECKING:
+    from ..catalog import Catalog
     from ..runtime import Runtime
 
 
@@ -181,7 +182,7 @@ class OfflineEngine:
             for leaf in self._leaves_under(h4):
                 if leaf.code in have:
                     continue
-                line_p = catalog.line_passage(leaf.code) if hasattr(catalog, "line_passage") else None
+                line_p = catalog.line_passage(leaf.code)
                 ev = [x for x in (line_p, by_label.get(label)) if x is not None]
                 scored.append(ScoredLine(line=leaf, score=best_before + p["l_dense"] * line_dense.get(leaf.code, 0.0),
                                          evidence=ev, reasons=[f"{label} sends such goods to heading {h4}"]))
@@ -193,7 +194,7 @@ class OfflineEngine:
             query=q.text,
             candidates=scored,
             notes=notes,
-            gris=list(getattr(catalog, "gris", [])),
+            gris=list(catalog.gris),
             rulings=[h.passage for h in rulings],
             excluded=excluded,
         )
@@ -315,11 +316,10 @@ def _rationale(c: ScoredLine, ev: Evidence) -> str:
     return f"{format_code(c.line.code)} ({path}): {why}. GRI 1 and GRI 6 applied by heading, then subheading.{notes}"
 
 
-def _citations(c: ScoredLine, catalog: Any) -> list[Citation]:
+def _citations(c: ScoredLine, catalog: "Catalog") -> list[Citation]:
     """The suggested line and its heading first, then the HS subheading, notes and rulings that contributed."""
     out: dict[str, Citation] = {}
-    by_code = catalog.line_passage if hasattr(catalog, "line_passage") else (lambda code: None)
-    for passage in [by_code(c.line.code), by_code(c.line.code[:4]), *c.evidence, *c.notes]:
+    for passage in [catalog.line_passage(c.line.code), catalog.line_passage(c.line.code[:4]), *c.evidence, *c.notes]:
         if passage is None or passage.id in out:
             continue
         out[passage.id] = Citation(

@@ -4,7 +4,6 @@ TARIFF_TEST_POSTGRES_URL is set, PostgreSQL (each test in its own schema); keys 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from api_support import SCREWS, T_SHIRT, bearer  # noqa: F401  (re-exported for fixtures below)
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
+from pg_support import pg_schema_url
 
 from assistant.api import create_app
 from assistant.auth import create_key
@@ -28,21 +27,6 @@ def runtime(request: pytest.FixtureRequest):
     return request.getfixturevalue("hs_runtime")
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    import psycopg
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    conninfo = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a new schema on the PostgreSQL server of TARIFF_TEST_POSTGRES_URL."""
@@ -52,7 +36,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set: the PostgreSQL run of this test is skipped")
-    yield from _pg_schema_url(base)
+    yield from pg_schema_url(base, prefix="t_")
 
 
 @dataclass

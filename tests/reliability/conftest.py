@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
+from pg_support import pg_schema_url
 
 PG_ENV = "TARIFF_TEST_POSTGRES_URL"
 TARIFF = Path(sys.executable).with_name("tariff")
@@ -46,22 +45,6 @@ def bearer(key: str) -> dict[str, str]:
 # ---------------------------------------------------------------- databases
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    """A URL on a fresh schema of the PostgreSQL server `base` (dropped afterwards)."""
-    import psycopg
-
-    schema = "rel_" + uuid.uuid4().hex[:12]
-    conninfo = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a new schema on the server of TARIFF_TEST_POSTGRES_URL."""
@@ -71,7 +54,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set: the PostgreSQL run of this test is skipped")
-    yield from _pg_schema_url(base)
+    yield from pg_schema_url(base, prefix="rel_")
 
 
 # ---------------------------------------------------------------- the app in process
