@@ -19,8 +19,8 @@ from enum import Enum
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from . import audit
 from .errors import AuthError, InputError, NotFoundError, PermissionDenied
+from .store import audit
 from .store.db import Database
 from .store.tables import ApiKey, utcnow
 

@@ -12,8 +12,8 @@ from .errors import BackendUnavailable, InputError
 if TYPE_CHECKING:  # heavy imports stay lazy
     from langchain_openai import ChatOpenAI
 
-    from .embed import CachedEmbedder
-    from .vectorstore import ChromaStore
+    from .index.embed import CachedEmbedder
+    from .index.vectorstore import ChromaStore
 
 
 def make_chat_model(settings: Settings, *, streaming: bool = False) -> "ChatOpenAI":
@@ -44,7 +44,7 @@ def embed_cache_dir(settings: Settings) -> Path:
 
 def make_embedder(settings: Settings) -> "CachedEmbedder":
     """The embedding model from settings (never from a hub), behind the on-disk embedding cache."""
-    from .embed import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder
+    from .index.embed import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -64,13 +64,13 @@ def make_embedder(settings: Settings) -> "CachedEmbedder":
 
 def store_namespace(settings: Settings) -> str:
     """Collection prefix: the configured name, the embedding model and the passage recipe, so vectors never mix."""
-    from .embed import EMBED_RECIPE, model_label
+    from .index.embed import EMBED_RECIPE, model_label
 
     return f"{settings.collection}-{model_label(settings.resolved_embedding_model())}-{EMBED_RECIPE}"
 
 
 def make_store(settings: Settings) -> "ChromaStore":
     """Chroma: a server when TARIFF_CHROMA_URL is set, else embedded under TARIFF_HOME/chroma."""
-    from .vectorstore import ChromaStore
+    from .index.vectorstore import ChromaStore
 
     return ChromaStore(namespace=store_namespace(settings), path=settings.chroma_path, url=settings.chroma_url)

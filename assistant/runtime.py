@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from .backends import make_embedder, make_store, store_namespace
-from .catalog import Catalog, load_catalog, no_gc
 from .config import Settings, get_settings
-from .embed import Embedder, model_label
 from .errors import InputError
-from .ingest import IngestReport, ingest_passages
+from .index.catalog import Catalog, load_catalog, no_gc
+from .index.embed import Embedder, model_label
+from .index.ingest import IngestReport, ingest_passages
+from .index.nomenclature import Nomenclature
+from .index.retrieve import Retriever
+from .index.vectorstore import VectorStore, snapshot_of
 from .models import SourceKind
-from .nomenclature import Nomenclature
-from .retrieve import Retriever
-from .vectorstore import VectorStore, snapshot_of
 
 SOURCES = ("hs2022", "hts", "notes", "gri", "rulings")
 RECHECK_COUNT_S = 2.0  # how often a long-lived runtime looks for writes by other processes (cheap count)
@@ -265,7 +265,7 @@ def _fingerprint(kind: str, target: Any) -> str | None:
     loader reports those)."""
     digest = hashlib.sha256(kind.encode())
     code = Path(__file__).parent
-    for module in (code / "sources" / f"{kind}.py", code / "models.py", code / "nomenclature.py"):
+    for module in (code / "sources" / f"{kind}.py", code / "models.py", code / "index" / "nomenclature.py"):
         digest.update(module.read_bytes() if module.exists() else b"")
     if kind == "hs2022":  # the packaged data: its version is its fingerprint
         from importlib.metadata import version

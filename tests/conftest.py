@@ -29,6 +29,9 @@ for _name in ("TARIFF_HOME", "TARIFF_CHROMA_URL", "TARIFF_COLLECTION"):
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
+# The real app on a fresh database with a key per role (tests/app_fixtures.py): used by api/, review/ and store/.
+pytest_plugins = ["app_fixtures"]
+
 US_SOURCES = {  # source kind -> path under shared/data
     "hts": "usitc_hts_2025/htsdata_raw.csv",
     "notes": "usitc_hts_2025/chapters_pdf",
@@ -77,7 +80,7 @@ def us_runtime(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     runtime.ingest("hs2022", progress=False)
     for kind, rel in US_SOURCES.items():
         runtime.ingest(kind, shared_data / rel, progress=False)
-    from assistant.prior import load_prior_source, save_prior
+    from assistant.index.prior import load_prior_source, save_prior
 
     save_prior(runtime.settings.home, load_prior_source(shared_data / PRIOR_SOURCE))
     return runtime

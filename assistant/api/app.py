@@ -14,9 +14,9 @@ from fastapi.responses import RedirectResponse
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
-from ..batches import BatchWorker
 from ..config import Settings, get_settings
 from ..review import Desk
+from ..review.batches import BatchWorker
 from ..store.db import Database
 from . import errors
 from .deps import strict_query

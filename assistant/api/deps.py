@@ -10,9 +10,9 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth import Principal, authenticate
-from ..batches import BatchWorker
 from ..errors import InputError
 from ..review import Desk
+from ..review.batches import BatchWorker
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API key: `Authorization: Bearer tk_...`")
 

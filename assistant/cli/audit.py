@@ -27,7 +27,7 @@ def _db() -> Database:
 @audit_app.command("verify")
 def verify_cmd() -> None:
     """Check every link of the chain; exit 1 naming the first edited or missing event."""
-    from ..audit import verify
+    from ..store.audit import verify
 
     result = verify(_db())
     typer.echo(result.message())
@@ -41,7 +41,7 @@ def export_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of standard output")] = None,
 ) -> None:
     """Write the audit events as JSON Lines, in chain order."""
-    from ..audit import export, parse_since
+    from ..store.audit import export, parse_since
 
     bound = parse_since(since)
     stream = out.open("w", encoding="utf-8") if out else sys.stdout

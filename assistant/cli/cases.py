@@ -21,8 +21,8 @@ def redact_cmd(
     """Replace the descriptions of confirmed, overridden and rejected cases closed more than N days ago."""
     from ..config import get_settings
     from ..errors import InputError
-    from ..redaction import redact_closed_cases
     from ..store.db import Database
+    from ..store.redaction import redact_closed_cases
 
     settings = get_settings()
     after = days if days is not None else settings.redact_closed_after_days

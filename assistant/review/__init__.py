@@ -21,7 +21,7 @@ from .cases import (
     queue,
 )
 from .decisions import decide
-from .desk import ClassificationRequest, DecisionRequest, Desk, InfoRequest, Prepared, prepare
+from .requests import ClassificationRequest, DecisionRequest, Desk, InfoRequest, Prepared, prepare
 from .risk import declared_code_risks
 
 __all__ = [

@@ -7,14 +7,14 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..auth import Principal
 from ..errors import ConflictError, NotFoundError
 from ..models import Classification
+from ..store import audit
 from ..store.records import AuditEventView, CasePage, CaseView, Status
 from ..store.tables import Case, IdempotencyRecord, utcnow
 from ..store.views import page, suggestion_rows, view
-from .desk import (
+from .requests import (
     ClassificationRequest,
     Desk,
     Prepared,

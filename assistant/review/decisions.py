@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .. import audit
 from ..auth import Principal
 from ..codes import format_code, normalize_code
 from ..errors import ConflictError, InputError, NotFoundError
+from ..store import audit
 from ..store.records import Action, CaseView, Status
 from ..store.tables import Case, Decision, utcnow
 from ..store.views import current_suggestions, view
 from .cases import load
-from .desk import DecisionRequest, Desk, new_id
+from .requests import DecisionRequest, Desk, new_id
 
 _NEEDS_REASON = {
     Action.OVERRIDE: "an override needs a reason",

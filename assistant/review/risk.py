@@ -10,7 +10,7 @@ from ..codes import format_code, heading_of
 from ..models import Classification, SourceKind
 
 if TYPE_CHECKING:
-    from ..nomenclature import Nomenclature
+    from ..index.nomenclature import Nomenclature
 
 
 def mentions_heading(text: str, heading: str) -> bool:

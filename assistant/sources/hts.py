@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SourceFormatError
+from ..index.nomenclature import chapter_sections, line_to_passage
 from ..models import Passage, TariffLine
-from ..nomenclature import chapter_sections, line_to_passage
 from .fetch import is_url, resolve
 
 HTS_EDITION = "HTS 2025 Rev. 24"

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SourceFormatError
+from ..index.nomenclature import chapter_sections
 from ..models import Note, Passage, SourceKind
-from ..nomenclature import chapter_sections
 from .fetch import is_url, resolve
 from .hts import HTS_EDITION
 

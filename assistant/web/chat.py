@@ -17,7 +17,7 @@ from ..auth import Principal
 from ..codes import normalize_code
 from ..engines import get_engine
 from ..errors import AssistantError, BackendUnavailable, ConflictError
-from ..review.desk import _passage_text, check_text  # the same checks review.prepare runs
+from ..review.requests import _passage_text, check_text  # the same checks review.prepare runs
 from ..store.records import Status
 from ..store.views import view
 from .present import case_payload

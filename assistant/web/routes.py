@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from .. import audit, auth, review
+from .. import auth, review
 from ..auth import Principal
 from ..errors import AssistantError, AuthError
+from ..store import audit
 from ..store.records import Action, Status
 from .present import audit_summary, case_payload
 from .session import check_csrf, clear_session, new_session, read_session, signed_in, write_session

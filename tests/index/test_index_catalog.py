@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pickle
 
-from assistant.catalog import Catalog, load_catalog
+from assistant.index.catalog import Catalog, load_catalog
+from assistant.index.nomenclature import line_to_passage
 from assistant.models import Passage, SourceKind
-from assistant.nomenclature import line_to_passage
 from assistant.sources import hs2022
 
 ED = "HTS 2025 Rev. 24"

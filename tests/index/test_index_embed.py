@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embed import HEADING_WEIGHT, SentenceTransformerEmbedder, passage_parts, passage_vectors
+from assistant.index.embed import HEADING_WEIGHT, SentenceTransformerEmbedder, passage_parts, passage_vectors
 from assistant.models import SourceKind
 from assistant.sources import hs2022
 

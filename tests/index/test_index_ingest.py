@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embed import CachedEmbedder, passage_parts
-from assistant.ingest import ingest_passages
+from assistant.index.embed import CachedEmbedder, passage_parts
+from assistant.index.ingest import ingest_passages
+from assistant.index.vectorstore import ChromaStore
 from assistant.sources import gri, hs2022
-from assistant.vectorstore import ChromaStore
 
 
 @pytest.fixture(scope="module")

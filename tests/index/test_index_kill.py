@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from assistant.ingest import BATCH
+from assistant.index.ingest import BATCH
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.index.retrieve import RRF_K, tokenize
 from assistant.models import SourceKind
-from assistant.retrieve import RRF_K, tokenize
 
 
 def test_tokenize_lowercases_stems_and_drops_stopwords():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embed import passage_vectors
 from assistant.errors import BackendUnavailable
+from assistant.index.embed import passage_vectors
+from assistant.index.vectorstore import ChromaStore
 from assistant.models import Passage, SourceKind
 from assistant.sources import hs2022
-from assistant.vectorstore import ChromaStore
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from llm_server import Delay, ScriptedLLM, Status
 
-from assistant.ingest import BATCH
+from assistant.index.ingest import BATCH
 
 TARIFF = Path(sys.executable).with_name("tariff")
 T_SHIRT = "Men's T-shirt, 100% cotton, knitted jersey, short sleeves"

@@ -124,8 +124,8 @@ def _closed_cases(api) -> dict[str, dict]:
 
 
 def test_redaction_of_closed_cases_after_n_days(make_api, database_url):
-    from assistant.audit import verify
-    from assistant.redaction import REDACTED, redact_closed_cases
+    from assistant.store.audit import verify
+    from assistant.store.redaction import REDACTED, redact_closed_cases
     from assistant.store.tables import utcnow
 
     api = make_api(database_url=database_url)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError, SourceFormatError
+from assistant.index.nomenclature import Nomenclature, chapter_sections
 from assistant.models import SourceKind
-from assistant.nomenclature import Nomenclature, chapter_sections
 from assistant.sources.hts import HTS_EDITION, chapter_title, load_hts, to_passages
 
 CSV = "hts/hts_2025_rev24_excerpt.csv"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError, SourceFormatError
+from assistant.index.nomenclature import chapter_sections
 from assistant.models import SourceKind
-from assistant.nomenclature import chapter_sections
 from assistant.sources.notes import load_notes, to_passages
 
 RUNNING = [

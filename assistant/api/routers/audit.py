@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
-from ... import audit, review
+from ... import review
 from ...auth import Principal
+from ...store import audit
 from ...store.records import AuditEventView
 from ..deps import Auditor, DeskDep, requires
 from ..errors import error_responses

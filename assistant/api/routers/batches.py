@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from ... import batches
-from ...batches import BatchItemIn, BatchRequest
 from ...errors import InputError
+from ...review import batches
+from ...review.batches import BatchItemIn, BatchRequest
 from ...store.records import BatchResults, BatchView
 from ..deps import Broker, DeskDep, IdempotencyKey, Reader, WorkerDep
 from ..errors import UnsupportedMediaType, error_responses

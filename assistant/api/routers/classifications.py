@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ... import review
-from ...review.desk import ID_PATTERN
+from ...review.requests import ID_PATTERN
 from ...store.records import CasePage, CaseView, Status
 from ..deps import Broker, DeskDep, IdempotencyKey, Reader
 from ..errors import error_responses

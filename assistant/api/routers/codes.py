@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ...codes import format_code, normalize_code
 from ...errors import InputError
 from ...models import TariffLine
-from ...review.desk import CODE_PATTERN
+from ...review.requests import CODE_PATTERN
 from ..deps import DeskDep, Lookup
 from ..errors import error_responses
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from api_support import SCREWS, T_SHIRT
 
-from assistant import audit, review
+from assistant import review
 from assistant.auth import principal_for
 from assistant.cli import main
 from assistant.config import get_settings
+from assistant.store import audit
 
 
 @pytest.fixture

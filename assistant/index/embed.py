@@ -14,8 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import BackendUnavailable
-from .models import Passage, SourceKind
+from ..errors import BackendUnavailable
+from ..models import Passage, SourceKind
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .models import Passage, SourceKind
+from ..models import Passage, SourceKind
 from .nomenclature import HS_EDITION, Nomenclature, passage_to_line
 from .vectorstore import VectorStore, snapshot_of
 

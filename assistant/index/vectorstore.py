@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .errors import BackendUnavailable
-from .models import Passage, SourceKind
+from ..errors import BackendUnavailable
+from ..models import Passage, SourceKind
 
 PAGE = 5000  # rows per read; well under Chroma's max batch size
 

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
+from ..errors import InputError
 from . import audit
-from .errors import InputError
-from .store.db import Database
-from .store.records import Status
-from .store.tables import BatchItem, Case, utcnow
+from .db import Database
+from .records import Status
+from .tables import BatchItem, Case, utcnow
 
 REDACTED = "[redacted]"
 CLOSED = (Status.CONFIRMED, Status.OVERRIDDEN, Status.REJECTED)

@@ -16,12 +16,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..auth import Principal
 from ..codes import normalize_code
 from ..config import Settings
 from ..errors import ConflictError, InputError
 from ..models import Classification
+from ..store import audit
 from ..store.db import Database
 from ..store.records import Action
 from ..store.tables import IdempotencyRecord

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import InputError
-from .store.db import Database
-from .store.migrations import GENESIS
-from .store.tables import AuditEvent, AuditHead
+from ..errors import InputError
+from .db import Database
+from .migrations import GENESIS
+from .tables import AuditEvent, AuditHead
 
 EVENT_TYPES = frozenset(
     {

@@ -1,4 +1,4 @@
-"""Fixtures for the API tests: the real app (TestClient) on a fresh database, SQLite and, when
+"""Fixtures for the API, review and store tests: the real app (TestClient) on a fresh database, SQLite and, when
 TARIFF_TEST_POSTGRES_URL is set, PostgreSQL (each test in its own schema); keys for every role."""
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from ..models import Passage
 from .embed import Embedder, passage_vectors
-from .models import Passage
 from .vectorstore import VectorStore
 
 BATCH = 512  # passages per write: a kill between two writes leaves a consistent prefix

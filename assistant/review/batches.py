@@ -14,12 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .auth import Principal, Role
-from .codes import normalize_code
-from .errors import AssistantError, InputError, NotFoundError, TooLarge
-from .review import Desk, Prepared, insert_case, prepare
-from .review.desk import (
+from ..auth import Principal, Role
+from ..codes import normalize_code
+from ..errors import AssistantError, InputError, NotFoundError, TooLarge
+from ..store import audit
+from ..store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
+from ..store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
+from . import Desk, Prepared, insert_case, prepare
+from .requests import (
     ID_PATTERN,
     OPTIONAL_CODE,
     Description,
@@ -32,8 +34,6 @@ from .review.desk import (
     new_id,
     request_hash,
 )
-from .store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
-from .store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
 
 log = logging.getLogger(__name__)
 

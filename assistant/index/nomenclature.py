@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .codes import format_code
-from .errors import NotFoundError
-from .models import Passage, SourceKind, TariffLine
+from ..codes import format_code
+from ..errors import NotFoundError
+from ..models import Passage, SourceKind, TariffLine
 
 HS_EDITION = "HS 2022"
 

@@ -15,14 +15,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from .errors import SourceFormatError
+from ..errors import SourceFormatError
 
 FILENAME = "prior.json"
 
 
 def load_prior_source(src: str | Path) -> dict[str, int]:
     """Counts per 10-digit code from a local file or URL; SourceFormatError naming the file otherwise."""
-    from .sources.fetch import resolve
+    from ..sources.fetch import resolve
 
     path = resolve(src)
     text = path.read_bytes()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models import Passage, SourceKind
 from .catalog import Catalog
 from .embed import Embedder
-from .models import Passage, SourceKind
 from .vectorstore import VectorStore
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: rank 1 scores 1/61
