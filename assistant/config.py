@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MAX_DESCRIPTION_CHARS = 20_000  # the default limit on a description or chat message (TARIFF_MAX_DESCRIPTION_CHARS)
+
 
 class Settings(BaseSettings):
     """Everything configurable, read from TARIFF_* environment variables or a `.env` file."""
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     four_eyes_override: bool = False
     rate_limit_per_minute: int = 600
     max_request_bytes: int = 2_000_000
-    max_description_chars: int = 20_000
+    max_description_chars: int = MAX_DESCRIPTION_CHARS
     max_batch_items: int = 1_000
     redact_closed_after_days: int | None = None
     cors_origins: list[str] = Field(default_factory=list)

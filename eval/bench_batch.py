@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
     from assistant.auth import create_key
     from assistant.config import Settings
     from assistant.engines import classify
     from assistant.runtime import Runtime
+    from assistant.server import create_app
 
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     home = args.home or work / "index"

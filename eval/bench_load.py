@@ -3,7 +3,7 @@
     .venv/bin/python eval/bench_load.py [--clients 50] [--requests 2000] [--officers 2] [--workers 1]
                                         [--home TARIFF_HOME] [--database-url URL] [--json]
 
-Starts `uvicorn assistant.api:create_app --factory` on 127.0.0.1 (a free port) in a subprocess, on --home or a
+Starts `uvicorn assistant.server:create_app --factory` on 127.0.0.1 (a free port) in a subprocess, on --home or a
 temporary TARIFF_HOME where HS 2022 is indexed first (quick when TARIFF_EMBED_CACHE_DIR already holds its
 embeddings), with SQLite or --database-url. Creates one broker key per client (the rate limit is per key) and
 one officer key per officer. Then --clients concurrent clients send --requests classifications in total (offline
@@ -231,7 +231,7 @@ def bench(args: argparse.Namespace, work: Path) -> int:
     url = f"http://127.0.0.1:{port}"
     log = (work / "server.log").open("w")
     server = subprocess.Popen(
-        [str(BIN / "python"), "-m", "uvicorn", "assistant.api:create_app", "--factory", "--host", "127.0.0.1",
+        [str(BIN / "python"), "-m", "uvicorn", "assistant.server:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
     try:

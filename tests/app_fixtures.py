@@ -13,9 +13,9 @@ from api_support import SCREWS, T_SHIRT, bearer  # noqa: F401  (re-exported for 
 from fastapi.testclient import TestClient
 from pg_support import pg_schema_url
 
-from assistant.api import create_app
 from assistant.auth import create_key
 from assistant.config import Settings
+from assistant.server import create_app
 
 PG_ENV = "TARIFF_TEST_POSTGRES_URL"
 

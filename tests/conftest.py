@@ -80,7 +80,7 @@ def us_runtime(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     runtime.ingest("hs2022", progress=False)
     for kind, rel in US_SOURCES.items():
         runtime.ingest(kind, shared_data / rel, progress=False)
-    from assistant.index.prior import load_prior_source, save_prior
+    from assistant.sources.prior import load_prior_source, save_prior
 
     save_prior(runtime.settings.home, load_prior_source(shared_data / PRIOR_SOURCE))
     return runtime

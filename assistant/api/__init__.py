@@ -1,4 +1,4 @@
-"""The REST API for broker software and the web UI (FastAPI, OpenAPI at /docs)."""
+"""The REST API for broker software (FastAPI, OpenAPI at /docs); assistant.server adds the web UI."""
 
 from .app import create_app
 

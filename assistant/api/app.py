@@ -1,16 +1,13 @@
-"""The FastAPI application: `create_app(settings=None, runtime=None)` wires storage, routers, limits and the web UI."""
+"""The API application: `create_app(settings=None, runtime=None)` wires storage, routers and limits (no web UI)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
@@ -72,27 +69,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     for module in (health, classifications, review, batches, codes, search, audit, keys):
         app.include_router(module.router, dependencies=[Depends(strict_query)])
-    install_web(app)
     _add_schemas(app, batches.SCHEMAS)
     return app
-
-
-def install_web(app: FastAPI) -> None:
-    """The web UI hook: when the package assistant.web defines `install(app)`, it adds the UI to this app.
-
-    Without it (an API-only build), "/" redirects to the API documentation.
-    """
-    install = None
-    if importlib.util.find_spec("assistant.web") is not None:
-        install = getattr(importlib.import_module("assistant.web"), "install", None)
-    if install is None:
-
-        @app.get("/", include_in_schema=False)
-        def root() -> RedirectResponse:
-            return RedirectResponse("/docs")
-
-        return
-    install(app)
 
 
 def _add_schemas(app: FastAPI, models: tuple[Any, ...]) -> None:

@@ -11,7 +11,7 @@ from .corpus import ingest_app
 def ingest_prior(src: str = typer.Argument(..., help="JSON {code: count}, the CROSS frequency index, or CSV")) -> None:
     """Store how often rulings assigned each code; the offline engine uses it as a weak prior."""
     from ..config import get_settings
-    from ..index.prior import load_prior_source, save_prior
+    from ..sources.prior import load_prior_source, save_prior
 
     counts = load_prior_source(src)
     path = save_prior(get_settings().home, counts)

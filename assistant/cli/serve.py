@@ -51,10 +51,10 @@ def serve_cmd(
     """Serve the REST API (/v1, docs at /docs) and the web UI. A first start ingests the HS 2022 corpus."""
     import uvicorn
 
-    from ..api import create_app
     from ..auth import ensure_first_admin
     from ..config import get_settings
     from ..runtime import Runtime
+    from ..server import create_app
     from ..store.db import Database
 
     settings = get_settings()

@@ -22,9 +22,10 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from ..codes import format_code
+from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import InputError
-from ..index.prior import CodePrior
 from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion, TariffLine
+from ..sources.prior import CodePrior
 from .base import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import clarifying_question, contradictions, stated_facts
@@ -62,7 +63,7 @@ def _add(into: dict[str, float], more: dict[str, float]) -> None:
         into[key] = into.get(key, 0.0) + value
 
 
-def check_description(description: str, *, limit: int = 20_000) -> str:
+def check_description(description: str, *, limit: int = MAX_DESCRIPTION_CHARS) -> str:
     """The description, stripped; InputError when empty or too long."""
     text = (description or "").strip()
     if not text:

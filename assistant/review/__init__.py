@@ -11,6 +11,8 @@
 
 from .cases import (
     OPEN_STATUSES,
+    Desk,
+    Prepared,
     add_info,
     case_audit,
     create_case,
@@ -18,10 +20,12 @@ from .cases import (
     insert_case,
     list_cases,
     load,
+    prepare,
     queue,
+    stream_case,
 )
 from .decisions import decide
-from .requests import ClassificationRequest, DecisionRequest, Desk, InfoRequest, Prepared, prepare
+from .requests import ClassificationRequest, DecisionRequest, InfoRequest
 from .risk import declared_code_risks
 
 __all__ = [
@@ -42,4 +46,5 @@ __all__ = [
     "load",
     "prepare",
     "queue",
+    "stream_case",
 ]

@@ -20,20 +20,9 @@ from ..errors import AssistantError, InputError, NotFoundError, TooLarge
 from ..store import audit
 from ..store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
 from ..store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
-from . import Desk, Prepared, insert_case, prepare
-from .requests import (
-    ID_PATTERN,
-    OPTIONAL_CODE,
-    Description,
-    EngineName,
-    Reference,
-    check_idempotency_key,
-    check_text,
-    find_idempotent,
-    idempotent_resource,
-    new_id,
-    request_hash,
-)
+from .cases import Desk, Prepared, insert_case, prepare
+from .idempotency import check_idempotency_key, find_idempotent, idempotent_resource, request_hash
+from .requests import ID_PATTERN, OPTIONAL_CODE, Description, EngineName, Reference, check_text, new_id
 
 log = logging.getLogger(__name__)
 

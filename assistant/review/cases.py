@@ -2,34 +2,126 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth import Principal
-from ..errors import ConflictError, NotFoundError
+from ..codes import normalize_code
+from ..config import Settings
+from ..engines import get_engine
+from ..errors import BackendUnavailable, ConflictError, NotFoundError
 from ..models import Classification
 from ..store import audit
+from ..store.db import Database
 from ..store.records import AuditEventView, CasePage, CaseView, Status
 from ..store.tables import Case, IdempotencyRecord, utcnow
 from ..store.views import page, suggestion_rows, view
-from .requests import (
-    ClassificationRequest,
-    Desk,
-    Prepared,
-    check_idempotency_key,
-    check_text,
-    find_idempotent,
-    idempotent_resource,
-    new_id,
-    prepare,
-    request_hash,
-    text_digest,
-)
+from .idempotency import check_idempotency_key, find_idempotent, idempotent_resource, request_hash
+from .requests import ClassificationRequest, check_text, new_id, text_digest
+from .risk import declared_code_risks
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 _CASE_ID = re.compile(r"^[0-9a-f]{32}$")
 OPEN_STATUSES = (Status.PENDING_REVIEW, Status.OVERRIDE_PENDING_APPROVAL)  # what the review queue shows
+
+
+@dataclass
+class Desk:
+    """What the case functions work with: the database, the settings, and the runtime (opened on first use)."""
+
+    db: Database
+    settings: Settings
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            from ..runtime import get_runtime
+
+            self._runtime = get_runtime()
+        return self._runtime
+
+
+def _passage_text(runtime: Runtime) -> Callable[[str], str | None]:
+    def lookup(passage_id: str) -> str | None:
+        p = runtime.catalog.passage(passage_id)  # None when gone: the check falls back to the citation's excerpt
+        return p.text if p is not None else None
+
+    return lookup
+
+
+_OFFLINE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+
+
+@dataclass
+class Prepared:
+    """A classification ready to be stored as a case (computed outside any transaction)."""
+
+    classification: Classification
+    declared_code: str | None
+    risk_reasons: list[str]
+
+
+def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
+            top: int) -> Prepared:
+    """Classify and run the declared-code check: the slow part, done before taking the write lock."""
+    description = check_text(description, "description", desk.settings)
+    context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
+    declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
+    runtime = desk.runtime()
+    engine = engine or desk.settings.engine
+    with _engine_slot(engine):
+        c = get_engine(engine, runtime=runtime).classify(description, context=context, top=top)
+    return Prepared(c, declared, _risks(runtime, declared, c))
+
+
+def _engine_slot(engine: str) -> AbstractContextManager:
+    # The offline engine is CPU-bound: more threads in it at once than cores only fight over the GIL, which
+    # lowers throughput and stretches every latency. (The LLM engine mostly waits on its server: not limited.)
+    return _OFFLINE_SLOTS if engine == "offline" else nullcontext()
+
+
+def _risks(runtime: Runtime, declared: str | None, c: Classification) -> list[str]:
+    return declared_code_risks(declared, c, runtime.nomenclature, _passage_text(runtime)) if declared else []
+
+
+def stream_case(desk: Desk, principal: Principal, description: str, *, declared_code: str | None,
+                reference: str | None, top: int) -> Iterator[dict[str, Any]]:
+    """Open a case while the engine streams its answer (one classification, not two).
+
+    Yields {"type": "status", "engine": name}, the engine's {"type": "token", ...} events, then
+    {"type": "case", "case": CaseView} once the answer is stored in pending_review.
+    """
+    principal.require("classify")
+    description = check_text(description, "description", desk.settings)
+    declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
+    runtime = desk.runtime()
+    engine = get_engine(desk.settings.engine, runtime=runtime)
+    yield {"type": "status", "engine": engine.name}
+    result = None
+    with _engine_slot(desk.settings.engine):
+        for event in engine.stream(description, context=[], top=top):
+            if event.get("type") == "token":
+                yield event
+            elif event.get("type") == "result":
+                result = event["classification"]
+    if result is None:
+        raise BackendUnavailable("the engine ended without an answer; try again")
+    prepared = Prepared(result, declared, _risks(runtime, declared, result))
+    with desk.db.write() as s:
+        case = insert_case(s, principal, prepared, description=description, context=[],
+                           reference=(reference or "").strip() or None, top=top)
+        stored = view(s, case)
+    yield {"type": "case", "case": stored}
 
 
 def _set_engine_fields(case: Case, p: Prepared) -> None:

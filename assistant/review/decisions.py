@@ -9,8 +9,8 @@ from ..store import audit
 from ..store.records import Action, CaseView, Status
 from ..store.tables import Case, Decision, utcnow
 from ..store.views import current_suggestions, view
-from .cases import load
-from .requests import DecisionRequest, Desk, new_id
+from .cases import Desk, load
+from .requests import DecisionRequest, new_id
 
 _NEEDS_REASON = {
     Action.OVERRIDE: "an override needs a reason",

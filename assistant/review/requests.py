@@ -1,54 +1,17 @@
-"""The review desk (database, settings, runtime), the request models, and classification before storage."""
+"""What a request to the review desk may contain: the request models, their patterns, and the text checks."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 import unicodedata
 import uuid
-from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ..auth import Principal
-from ..codes import normalize_code
 from ..config import Settings
-from ..errors import ConflictError, InputError
-from ..models import Classification
-from ..store import audit
-from ..store.db import Database
+from ..errors import InputError
 from ..store.records import Action
-from ..store.tables import IdempotencyRecord
-from .risk import declared_code_risks
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
-
-
-@dataclass
-class Desk:
-    """What the case functions work with: the database, the settings, and the runtime (opened on first use)."""
-
-    db: Database
-    settings: Settings
-    _runtime: Runtime | None = field(default=None, repr=False)
-
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            from ..runtime import get_runtime
-
-            self._runtime = get_runtime()
-        return self._runtime
-
-
-# ---------------------------------------------------------------- requests
-
 
 # A tariff code as typed: 2, 4, 6, 8 or 10 digits, with dots, spaces or dashes anywhere (normalize_code reads it).
 CODE_PATTERN = r"^[\s.\-]*(?:\d[\s.\-]*){2}(?:(?:\d[\s.\-]*){2}){0,4}$"
@@ -118,10 +81,6 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def request_hash(payload: object) -> str:
-    return hashlib.sha256(audit.canonical(payload).encode("utf-8")).hexdigest()
-
-
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -136,72 +95,5 @@ def check_text(text: str, what: str, settings: Settings) -> str:
     if "\x00" in clean:
         raise InputError(f"the {what} contains a NUL character")
     return clean
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not key.strip() or len(key) > 200 or any(ord(c) < 32 or ord(c) > 126 for c in key):
-        raise InputError("Idempotency-Key must be 1-200 printable ASCII characters")
-    return key
-
-
-def idempotent_resource(s: Session, principal: Principal, scope: str, key: str, digest: str) -> str | None:
-    """The resource an earlier request with this key created; ConflictError if its body differed."""
-    rec = s.execute(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == principal.key_id,
-            IdempotencyRecord.scope == scope,
-            IdempotencyRecord.idem_key == key,
-        )
-    ).scalar_one_or_none()
-    if rec is None:
-        return None
-    if rec.request_hash != digest:
-        raise ConflictError("this Idempotency-Key was already used with a different request body")
-    return rec.resource_id
-
-
-def find_idempotent(db: Database, principal: Principal, scope: str, key: str, digest: str) -> str | None:
-    with db.read() as s:
-        return idempotent_resource(s, principal, scope, key, digest)
-
-
-def _passage_text(runtime: Runtime) -> Callable[[str], str | None]:
-    def lookup(passage_id: str) -> str | None:
-        p = runtime.catalog.passage(passage_id)  # None when gone: the check falls back to the citation's excerpt
-        return p.text if p is not None else None
-
-    return lookup
-
-
-_OFFLINE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-
-
-@dataclass
-class Prepared:
-    """A classification ready to be stored as a case (computed outside any transaction)."""
-
-    classification: Classification
-    declared_code: str | None
-    risk_reasons: list[str]
-
-
-def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
-            top: int) -> Prepared:
-    """Classify and run the declared-code check: the slow part, done before taking the write lock."""
-    from ..engines import classify
-
-    description = check_text(description, "description", desk.settings)
-    context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
-    declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
-    runtime = desk.runtime()
-    engine = engine or desk.settings.engine
-    # The offline engine is CPU-bound: more threads in it at once than cores only fight over the GIL, which
-    # lowers throughput and stretches every latency. (The LLM engine mostly waits on its server: not limited.)
-    with _OFFLINE_SLOTS if engine == "offline" else nullcontext():
-        c = classify(description, context=context, engine=engine, top=top, runtime=runtime)
-    risks = declared_code_risks(declared, c, runtime.nomenclature, _passage_text(runtime)) if declared else []
-    return Prepared(c, declared, risks)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..errors import BackendUnavailable
+from .migrations import apply
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,8 @@ class Database:
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""
-        from .migrations import apply
-
-        with _unavailable_as_503():
-            return apply(self)
+        with self.write() as session:  # the write lock keeps two starting processes from migrating at once
+            return apply(session)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

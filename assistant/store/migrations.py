@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-
-if TYPE_CHECKING:
-    from .db import Database
+from sqlalchemy.orm import Session
 
 GENESIS = "0" * 64  # prev_hash of the first audit event
 
@@ -176,18 +173,17 @@ _version_table = sa.Table(
 )
 
 
-def apply(db: Database) -> int:
-    """Run the steps newer than the recorded version, in one serialised transaction; returns the version."""
-    with db.write() as session:  # the write lock keeps two starting processes from migrating at once
-        conn = session.connection()
-        _version_table.create(conn, checkfirst=True)
-        current = conn.execute(sa.select(sa.func.max(_version_table.c.version))).scalar() or 0
-        op = Operations(MigrationContext.configure(conn))
-        for version, name, step in MIGRATIONS:
-            if version > current:
-                step(op)
-                conn.execute(
-                    _version_table.insert().values(version=version, name=name, applied_at=datetime.now(UTC))
-                )
-                current = version
-        return current
+def apply(session: Session) -> int:
+    """Run the steps newer than the recorded version inside `session` (a serialised write); returns the version."""
+    conn = session.connection()
+    _version_table.create(conn, checkfirst=True)
+    current = conn.execute(sa.select(sa.func.max(_version_table.c.version))).scalar() or 0
+    op = Operations(MigrationContext.configure(conn))
+    for version, name, step in MIGRATIONS:
+        if version > current:
+            step(op)
+            conn.execute(
+                _version_table.insert().values(version=version, name=name, applied_at=datetime.now(UTC))
+            )
+            current = version
+    return current

@@ -1,4 +1,4 @@
-"""The web UI for brokers and officers: server-rendered pages plus one script, served by the API's FastAPI app."""
+"""The web UI for brokers and officers: server-rendered pages plus one script, mounted on the API app by assistant.server."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from . import chat, routes
 from .session import SessionCodec, session_secret
 
 STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages, the chat endpoints (/web/...) and /static to an app made by `create_app`."""
-    from . import chat, routes
+    """Add the pages, the chat endpoints (/web/...) and /static to an app made by `assistant.api.create_app`."""
 
     app.state.web_sessions = SessionCodec(session_secret(app.state.settings))
     app.include_router(routes.router)
@@ -22,6 +22,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-install_web = install
-
-__all__ = ["install", "install_web"]
+__all__ = ["install"]

@@ -12,14 +12,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import review
-from ..api.routers import codes, search
 from ..auth import Principal
 from ..codes import normalize_code
-from ..engines import get_engine
-from ..errors import AssistantError, BackendUnavailable, ConflictError
-from ..review.requests import _passage_text, check_text  # the same checks review.prepare runs
+from ..config import MAX_DESCRIPTION_CHARS
+from ..errors import AssistantError, ConflictError
+from ..review import lookup
+from ..review.requests import check_text
 from ..store.records import Status
-from ..store.views import view
 from .present import case_payload
 from .routes import csrf_ok, viewer
 
@@ -33,7 +32,7 @@ class ChatMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, max_length=20_000)
+    message: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
     case_id: str | None = Field(default=None, max_length=64)
     declared_code: str | None = Field(default=None, max_length=40)
     reference: str | None = Field(default=None, max_length=200)
@@ -43,28 +42,16 @@ def sse(kind: str, data: dict[str, Any]) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def _new_case(desk: review.Desk, principal: Principal, body: ChatMessage, description: str,
-              declared: str | None) -> Iterator[bytes]:
-    """Stream the engine's answer, then store it as a case in pending_review (one classification, not two)."""
-    runtime = desk.runtime()
-    engine = get_engine(desk.settings.engine, runtime=runtime)
-    yield sse("status", {"text": f"Searching the tariff ({engine.name} engine)…"})
-    result = None
-    for event in engine.stream(description, context=[], top=TOP):
-        if event.get("type") == "token":
+def _new_case(desk: review.Desk, principal: Principal, body: ChatMessage, description: str) -> Iterator[bytes]:
+    """Stream the engine's answer while the review desk opens the case (review.stream_case)."""
+    for event in review.stream_case(desk, principal, description, declared_code=body.declared_code,
+                                    reference=body.reference, top=TOP):
+        if event["type"] == "status":
+            yield sse("status", {"text": f"Searching the tariff ({event['engine']} engine)…"})
+        elif event["type"] == "token":
             yield sse("token", {"text": event["text"]})
-        elif event.get("type") == "result":
-            result = event["classification"]
-    if result is None:
-        raise BackendUnavailable("the engine ended without an answer; try again")
-    risks = (review.declared_code_risks(declared, result, runtime.nomenclature, _passage_text(runtime))
-             if declared else [])
-    prepared = review.Prepared(result, declared, risks)
-    with desk.db.write() as s:
-        case = review.insert_case(s, principal, prepared, description=description, context=[],
-                                  reference=(body.reference or "").strip() or None, top=TOP)
-        stored = view(s, case)
-    yield sse("case", case_payload(stored, runtime.nomenclature))
+        elif event["type"] == "case":
+            yield sse("case", case_payload(event["case"], desk.runtime().nomenclature))
 
 
 def _follow_up(desk: review.Desk, principal: Principal, case_id: str, text: str) -> Iterator[bytes]:
@@ -100,24 +87,25 @@ def chat(request: Request, body: ChatMessage, principal: Annotated[Principal, De
             raise ConflictError("an officer has decided this case; start a new classification for more changes")
         events = _follow_up(desk, principal, case.id, text)
     else:
-        declared = normalize_code(body.declared_code) if (body.declared_code or "").strip() else None
-        events = _new_case(desk, principal, body, text, declared)
+        if (body.declared_code or "").strip():
+            normalize_code(body.declared_code)  # a malformed code is a 422 before streaming
+        events = _new_case(desk, principal, body, text)
     return StreamingResponse(_guarded(events), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @router.get("/passages/{passage_id}")
 def passage(request: Request, passage_id: Annotated[str, Path(max_length=64)],
-            principal: Annotated[Principal, Depends(viewer)]) -> search.PassageView:
+            principal: Annotated[Principal, Depends(viewer)]) -> lookup.PassageView:
     """What a citation chip opens (the same service as GET /v1/passages/{id})."""
     principal.require("lookup")
-    return search.get_passage(passage_id, request.app.state.desk, principal)
+    return lookup.get_passage(request.app.state.desk, passage_id)
 
 
 @router.get("/codes")
 def find_codes(request: Request, principal: Annotated[Principal, Depends(viewer)],
                prefix: Annotated[str | None, Query(max_length=20)] = None,
-               q: Annotated[str | None, Query(max_length=200)] = None) -> codes.CodeMatches:
+               q: Annotated[str | None, Query(max_length=200)] = None) -> lookup.CodeMatches:
     """Autocomplete for the override field (the same service as GET /v1/codes)."""
     principal.require("lookup")
-    return codes.find_codes(request.app.state.desk, principal, prefix=prefix, q=q, limit=12)
+    return lookup.find_codes(request.app.state.desk, prefix=prefix, q=q, limit=12)

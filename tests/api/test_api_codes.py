@@ -106,7 +106,7 @@ def test_openapi_documents_the_api(api):
 
 def test_passage_view_of_a_ruling_and_a_tariff_line(shared_data):
     """What a citation chip shows for the US sources: ruling number and date, the line's duty rates."""
-    from assistant.api.routers.search import passage_view
+    from assistant.review.lookup import passage_view
     from assistant.sources import hts, rulings
 
     ruling = rulings.to_passages(rulings.load_rulings(shared_data / "cbp_rulings_sample/ny_rulings_fulltext.jsonl"))[0]

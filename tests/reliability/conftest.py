@@ -114,8 +114,8 @@ def keys_for() -> Callable[[Any], dict[str, str]]:
 @pytest.fixture
 def make_api(hs_runtime, tmp_path: Path) -> Iterator[Callable[..., Api]]:
     """make_api(**settings) -> an Api on a fresh database (SQLite unless database_url=...) and the HS 2022 index."""
-    from assistant.api import create_app
     from assistant.config import Settings
+    from assistant.server import create_app
 
     opened: list[Api] = []
 

@@ -50,8 +50,8 @@ CHECKS = [
 
 def _openapi() -> dict[str, Any]:
     """The app's OpenAPI document, built at import time (no runtime, an in-memory database) for parametrize."""
-    from assistant.api import create_app
     from assistant.config import Settings
+    from assistant.server import create_app
 
     settings = Settings(_env_file=None, home=Path(tempfile.gettempdir()), database_url="sqlite:///:memory:",
                         session_secret="openapi-only")
@@ -68,8 +68,8 @@ def fuzz_api(hs_runtime, keys_for, tmp_path_factory) -> Any:
     (so that 429s do not hide what the fuzzer is after)."""
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
     from assistant.config import Settings
+    from assistant.server import create_app
 
     settings = Settings(_env_file=None, home=tmp_path_factory.mktemp("fuzz"), rate_limit_per_minute=10**9)
     app = create_app(settings, runtime=hs_runtime)

@@ -53,9 +53,9 @@ def site(hs_runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]
     """The API app with the web UI, served by a real uvicorn in a thread (HS 2022 runtime, fresh SQLite)."""
     import uvicorn
 
-    from assistant.api import create_app
     from assistant.auth import create_key
     from assistant.config import Settings
+    from assistant.server import create_app
 
     settings = Settings(home=tmp_path_factory.mktemp("web-home"), _env_file=None)
     app = create_app(settings, runtime=hs_runtime)

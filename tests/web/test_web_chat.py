@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from llm_server import Reply, ScriptedLLM, Status
 
 from assistant import review
-from assistant.api import create_app
 from assistant.auth import create_key
 from assistant.config import Settings
 from assistant.runtime import Runtime
+from assistant.server import create_app
 
 T_SHIRT = "Men's T-shirt, 100% cotton, knitted jersey"
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')

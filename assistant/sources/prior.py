@@ -22,7 +22,7 @@ FILENAME = "prior.json"
 
 def load_prior_source(src: str | Path) -> dict[str, int]:
     """Counts per 10-digit code from a local file or URL; SourceFormatError naming the file otherwise."""
-    from ..sources.fetch import resolve
+    from .fetch import resolve
 
     path = resolve(src)
     text = path.read_bytes()
