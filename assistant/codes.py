@@ -32,9 +32,5 @@ def format_code(digits: str) -> str:
     return ".".join(parts)
 
 
-def chapter_of(digits: str) -> str:
-    return str(digits)[:2]
-
-
 def heading_of(digits: str) -> str:
     return str(digits)[:4]

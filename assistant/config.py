@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     embedding_runtime: str = Field(default="onnx-int8", description="onnx-int8 | onnx | torch")
     chroma_url: str | None = Field(default=None, description="Chroma server URL; embedded PersistentClient when unset")
     collection: str = "passages"
+    embed_cache_dir: Path | None = Field(default=None, description="embedding + ONNX cache; default: home/cache/embeddings")
 
     # Classification
     engine: str = Field(default="offline", description="offline | llm")
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
     llm_temperature: float = 0.0
+    llm_price_in: float | None = Field(default=None, description="USD per million prompt tokens (cost figures)")
+    llm_price_out: float | None = Field(default=None, description="USD per million completion tokens")
 
     # Storage and API
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under home when unset")
@@ -81,3 +84,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests build their own Settings instead)."""
     return Settings()
+
+
+def offline_env() -> None:
+    """The one place that keeps Hugging Face libraries off the network and Chroma's telemetry off (unless the
+    environment says otherwise): models come from settings, never from a hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

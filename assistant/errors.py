@@ -2,7 +2,8 @@
 
     AssistantError                 base; `status` is the HTTP status it maps to
     ├── InputError         (422)   bad input from a user: empty description, malformed code, bad file
-    │   └── SourceFormatError      a source file is not in the format its loader reads
+    │   ├── SourceFormatError      a source file is not in the format its loader reads
+    │   └── UnsupportedMediaType (415) an upload in a content type the endpoint does not read
     ├── NotFoundError      (404)   unknown code, case, batch, passage
     ├── ConflictError      (409)   a state transition that is not allowed now
     ├── PermissionDenied   (403)   authenticated but not allowed
@@ -11,6 +12,8 @@
     ├── TooLarge           (413)
     ├── FetchError         (503)   a URL could not be downloaded (offline, HTTP error)
     └── BackendUnavailable (503)   the vector store, database or model server is down
+        └── UnusableOutput         the model's reply is not the JSON the prompt asked for (the LLM engine
+                                   answers with the offline engine instead: it never reaches a surface)
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class InputError(AssistantError):
 
 class SourceFormatError(InputError):
     code = "bad_source_format"
+
+
+class UnsupportedMediaType(InputError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class NotFoundError(AssistantError):
@@ -78,3 +86,9 @@ class FetchError(AssistantError):
 class BackendUnavailable(AssistantError):
     status = 503
     code = "backend_unavailable"
+
+
+class UnusableOutput(BackendUnavailable):
+    """The model's reply is not the JSON object the prompt asked for."""
+
+    code = "unusable_llm_output"

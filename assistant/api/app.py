@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 from .. import __version__
 from ..config import Settings, get_settings
 from ..review import Desk
-from ..review.batches import BatchWorker
+from ..review.batch_worker import BatchWorker
 from ..store.db import Database
 from . import errors
 from .deps import strict_query

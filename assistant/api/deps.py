@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ..auth import Principal, authenticate
 from ..errors import InputError
 from ..review import Desk
-from ..review.batches import BatchWorker
+from ..review.batch_worker import BatchWorker
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API key: `Authorization: Bearer tk_...`")
 

@@ -15,14 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import AssistantError, InputError, RateLimited
+from ..errors import AssistantError, RateLimited
 
 log = logging.getLogger("assistant.api")
-
-
-class UnsupportedMediaType(InputError):
-    status = 415
-    code = "unsupported_media_type"
 
 
 class ErrorBody(BaseModel):

@@ -8,12 +8,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import RateLimited
+from ..errors import RateLimited, TooLarge
 from .errors import error_json
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodySizeLimit:
@@ -47,7 +43,7 @@ class BodySizeLimit:
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     exceeded = True
-                    raise _TooLarge
+                    raise TooLarge(f"the request body exceeds {self.max_bytes} bytes")
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -60,9 +56,7 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
-            pass
-        except Exception:
+        except Exception:  # TooLarge from limited_receive, or what the app made of it: the 413 below answers
             if not exceeded:
                 raise
         if exceeded and not started:

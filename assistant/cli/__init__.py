@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 
+from ..config import offline_env
 from ..errors import AssistantError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tariff classification assistant.")
@@ -31,9 +31,7 @@ def _click_exceptions() -> tuple[type, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: never shows a traceback for an expected error."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    offline_env()
     _register()
     try:
         # Without standalone mode click returns a command's `typer.Exit(code)` instead of exiting.

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from ..engines import registry as engine_registry
 from ..errors import InputError
 from . import app
 
-ENGINES = ("offline", "llm")
 _SUMMARY = ("hs2_top1", "hs4_top1", "hs6_top1", "hts8_top1", "hts10_top1", "hs6_top5", "hts10_top5",
             "hts10_recall50", "hs6_recall20", "citation_valid", "ece", "acc_at_50_coverage")
 
@@ -33,8 +33,8 @@ def eval_command(
 
     if top < 1 or top > 50:
         raise InputError(f"--top must be between 1 and 50, got {top}")
-    if engine is not None and engine.lower() not in ENGINES:
-        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine is not None:
+        engine_registry.check(engine)
     items = load_dataset(dataset, limit=limit)  # bad input fails before the runtime loads
     from ..runtime import get_runtime
 

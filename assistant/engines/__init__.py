@@ -5,15 +5,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
 from ..models import Classification
+from . import registry
 from .base import Engine, Evidence, ScoredLine
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-ENGINES = ("offline", "llm")
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered when an engine asks for another (the LLM engine's offline fallback)
 _cache: dict[tuple[int, str], Engine] = {}
 
 
@@ -23,24 +22,12 @@ def get_engine(name: str | None = None, *, runtime: Runtime | None = None) -> En
         from ..runtime import get_runtime
 
         runtime = get_runtime()
-    name = (name or runtime.settings.engine or "offline").lower()
-    if name not in ENGINES:
-        raise InputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    name = registry.check(name or runtime.settings.engine)
     key = (id(runtime), name)
     with _lock:
         engine = _cache.get(key)
         if engine is None:
-            from .offline import OfflineEngine
-
-            offline = _cache.get((id(runtime), "offline")) or OfflineEngine(runtime)
-            _cache[(id(runtime), "offline")] = offline
-            if name == "llm":
-                from .llm import LLMEngine
-
-                engine = LLMEngine(runtime, offline=offline)
-            else:
-                engine = offline
-            _cache[key] = engine
+            engine = _cache[key] = registry.factory(name)(runtime, lambda other: get_engine(other, runtime=runtime))
     return engine
 
 
@@ -56,4 +43,4 @@ def classify(
     return get_engine(engine, runtime=runtime).classify(description, context=context, top=top)
 
 
-__all__ = ["ENGINES", "Engine", "Evidence", "ScoredLine", "classify", "get_engine"]
+__all__ = ["Engine", "Evidence", "ScoredLine", "classify", "get_engine"]

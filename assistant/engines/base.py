@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,3 +48,9 @@ class Engine(Protocol):
     name: str
 
     def classify(self, description: str, *, context: list[str] | None = None, top: int = 5) -> Classification: ...
+
+    def stream(self, description: str, *, context: list[str] | None = None, top: int = 5) -> Iterator[dict]:
+        """{"type": "token", "text"} events (engines that write prose), then {"type": "result", "classification"}.
+
+        Bad input raises before the first event, as in `classify`."""
+        ...

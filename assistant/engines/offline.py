@@ -17,9 +17,10 @@ import json
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..codes import format_code
 from ..config import MAX_DESCRIPTION_CHARS
@@ -332,3 +333,8 @@ def _citations(c: ScoredLine, catalog: "Catalog") -> list[Citation]:
             edition=passage.edition,
         )
     return list(out.values())[:8]
+
+
+def create(runtime: Runtime, engine: Callable[[str], Any]) -> OfflineEngine:
+    """The entry point of `tariff_assistant.engines`: offline (pyproject)."""
+    return OfflineEngine(runtime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from .metrics import LEVEL_NAMES
 
 ACCURACY = "accuracy_by_level.png"
@@ -14,7 +15,10 @@ _COLOURS = ["#1f5fa8", "#e08a1e", "#3b9b4a", "#b03a48", "#7a5aa6"]
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # an optional extra: the API server does not need it
+        raise InputError("the evaluation plots need matplotlib: pip install 'tariff-assistant[eval]'") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

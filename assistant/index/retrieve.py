@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import replace_cached
 from ..models import Passage, SourceKind
 from .catalog import Catalog
 from .embed import Embedder
@@ -163,12 +163,7 @@ class Retriever:
                 pass
         index = LexicalIndex(passages)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob(f"bm25-*-{kind.value}.pkl"):
-                old.unlink(missing_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, path)
+            replace_cached(path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL), stale=f"bm25-*-{kind.value}.pkl")
         return index
 
     def _kinds(self, kinds: Iterable[SourceKind | str] | None) -> list[SourceKind]:

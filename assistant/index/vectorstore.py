@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..config import offline_env
 from ..errors import BackendUnavailable
 from ..models import Passage, SourceKind
 
@@ -36,7 +36,6 @@ class VectorStore(Protocol):
     def query(self, embedding: np.ndarray, *, top: int, where: Where | None = None) -> list[tuple[str, float]]: ...
     def iter_passages(self) -> Iterator[Passage]: ...
     def count(self) -> int: ...
-    def snapshot(self) -> str: ...
 
 
 def snapshot_of(ids: Iterable[str]) -> str:
@@ -96,7 +95,7 @@ class ChromaStore:
     """
 
     def __init__(self, *, namespace: str, path: Path | None = None, url: str | None = None):
-        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        offline_env()  # Chroma's telemetry off
         self.namespace = namespace
         self.location = url or str(path)
         self._counts: dict[SourceKind, tuple[int, float]] = {}  # kind -> (count, when): saves a call per query
@@ -211,9 +210,6 @@ class ChromaStore:
         with _guard(self.location):
             return sum(col.count() for col in self.collections.values())
 
-    def snapshot(self) -> str:
-        return snapshot_of(self.ids())
-
 
 def _as_list(value: Any) -> list[Any]:
     if value is None:
@@ -245,8 +241,21 @@ def _guard(location: str) -> Iterator[None]:
     except (httpx.TransportError, ConnectionError, TimeoutError) as exc:
         raise BackendUnavailable(f"vector store at {location} is unavailable: {exc}") from exc
     except Exception as exc:
-        text = str(exc)
-        if type(exc).__module__.startswith("chromadb") or "connect" in text.lower():
+        if type(exc).__module__.startswith("chromadb") or _transport_failure(exc):
+            text = str(exc)
             first = text.splitlines()[0] if text else type(exc).__name__
             raise BackendUnavailable(f"vector store at {location} failed: {first}") from exc
         raise
+
+
+def _transport_failure(exc: BaseException) -> bool:
+    """True when `exc` was raised while handling a lost connection (chromadb turns httpx.ConnectError into a
+    ValueError inside its `except` block, so the connection error is the ValueError's context)."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.TransportError, ConnectionError, TimeoutError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -17,6 +17,7 @@ from ..auth import Principal
 from ..codes import normalize_code
 from ..config import Settings
 from ..engines import get_engine
+from ..engines import registry as engine_registry
 from ..errors import BackendUnavailable, ConflictError, NotFoundError
 from ..models import Classification
 from ..store import audit
@@ -42,6 +43,9 @@ class Desk:
     db: Database
     settings: Settings
     _runtime: Runtime | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        engine_registry.check(self.settings.engine)  # a typo in TARIFF_ENGINE stops the start, naming the choices
 
     def runtime(self) -> Runtime:
         if self._runtime is None:

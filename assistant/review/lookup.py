@@ -124,12 +124,8 @@ def code_view(desk: Desk, code: str) -> CodeView:
     nomenclature = runtime.nomenclature
     line = nomenclature.line(digits)
     catalog = runtime.catalog
-    notes: list[NoteRef] = []
-    notes_for = getattr(catalog, "notes_for_chapter", None)
-    if notes_for is not None:
-        notes = [NoteRef(id=p.id, label=p.label, excerpt=p.text[:300]) for p in notes_for(line.chapter)]
-    line_passage = getattr(catalog, "line_passage", None)
-    passage = line_passage(digits) if line_passage is not None else None
+    notes = [NoteRef(id=p.id, label=p.label, excerpt=p.text[:300]) for p in catalog.notes_for_chapter(line.chapter)]
+    passage = catalog.line_passage(digits)
     return CodeView(
         code=line.code, display=format_code(line.code), level=line.level, description=line.description,
         full_text=line.full_text(), edition=nomenclature.edition, declarable=nomenclature.is_valid_declaration(digits),

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..config import Settings
+from ..engines import registry
 from ..errors import InputError
 from ..store.records import Action
 
@@ -19,7 +20,7 @@ OPTIONAL_CODE = r"^\s*$|" + CODE_PATTERN
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"  # some visible character, no NUL
 ID_PATTERN = r"^[0-9a-f]{0,32}$"  # ids of cases, decisions and batches (empty: none)
-EngineName = Literal["offline", "llm"]
+EngineName = Literal[registry.names()]  # the installed engines (entry points), in the OpenAPI schema
 
 
 def _storable(value: str) -> str:

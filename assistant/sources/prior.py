@@ -10,12 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from ..errors import SourceFormatError
+from ..files import write_atomic
 
 FILENAME = "prior.json"
 
@@ -79,10 +78,4 @@ class CodePrior:
 
 def save_prior(home: Path, counts: dict[str, int]) -> Path:
     """Write atomically, so a crash never leaves half a prior."""
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=home, prefix=".prior-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(counts, fh, sort_keys=True)
-    os.replace(tmp, home / FILENAME)
-    return home / FILENAME
+    return write_atomic(Path(home) / FILENAME, json.dumps(counts, sort_keys=True).encode("utf-8"))

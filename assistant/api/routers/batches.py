@@ -11,12 +11,13 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from ...errors import InputError
+from ...engines import registry as engine_registry
+from ...errors import InputError, UnsupportedMediaType
 from ...review import batches
 from ...review.batches import BatchItemIn, BatchRequest
 from ...store.records import BatchResults, BatchView
 from ..deps import Broker, DeskDep, IdempotencyKey, Reader, WorkerDep
-from ..errors import UnsupportedMediaType, error_responses
+from ..errors import error_responses
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 BatchId = Annotated[str, Path(max_length=64)]
@@ -26,7 +27,7 @@ _CSV_UPLOAD = {
     "required": ["file"],
     "properties": {
         "file": {"type": "string", "format": "binary", "description": "CSV with a description column"},
-        "engine": {"type": "string", "enum": ["offline", "llm"]},
+        "engine": {"type": "string", "enum": list(engine_registry.names())},
         "top": {"type": "integer", "minimum": 1, "maximum": 20},
     },
 }
