@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from ..models import Classification
 from . import registry
-from .base import Engine, Evidence, ScoredLine
+from .base import Engine
+from .evidence import Evidence, ScoredLine
 
 if TYPE_CHECKING:
     from ..runtime import Runtime

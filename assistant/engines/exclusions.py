@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from ..models import Passage
-from .base import ScoredLine
+from .evidence import ScoredLine
 from .query import words
 
 _ITEM = re.compile(r"\(([a-z]{1,2})\)\s")

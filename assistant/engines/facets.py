@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .base import ScoredLine
+from .evidence import ScoredLine
 from .query import words
 
 

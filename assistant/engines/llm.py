@@ -12,7 +12,7 @@ from .. import prompts
 from ..codes import format_code
 from ..errors import InputError, UnusableOutput
 from ..models import Classification, Suggestion
-from .base import Evidence
+from .evidence import Evidence
 from .llm_output import RESPONSE_FORMAT, RationaleTap, Usage, clarification, confidence, parse_answer, resolve_code
 from .llm_prompt import PROMPT_CANDIDATES, Prompt, clip, message, messages_of
 from .offline import check_description

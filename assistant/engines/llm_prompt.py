@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .. import prompts
 from ..codes import format_code
 from ..models import Candidate, Citation, Passage, SourceKind
-from .base import Evidence
+from .evidence import Evidence
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

@@ -27,7 +27,7 @@ from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import InputError
 from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion, TariffLine
 from ..sources.prior import CodePrior
-from .base import Evidence, ScoredLine
+from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import clarifying_question, contradictions, stated_facts
 from .query import build_query
@@ -289,7 +289,7 @@ class OfflineEngine:
 
 
 def calibrate(scores: list[float], *, temperature: float) -> list[float]:
-    """Softmax over the candidates' scores with a temperature fitted on the dev split (see eval/calibrate.py)."""
+    """Softmax over the candidates' scores with a temperature fitted on the dev split (eval/tune_offline.py --fit-temperature)."""
     if not scores:
         return []
     top = max(scores)

@@ -55,13 +55,16 @@ def wait_ready(url: str, timeout: float = 60.0) -> httpx.Response:
     raise AssertionError("the server did not answer")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> str:
+    """Stop the server; what it printed since the last read (its output pipe is closed)."""
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    with proc.stdout:
+        return proc.stdout.read()
 
 
 def test_first_start_builds_the_index_and_prints_an_admin_key(tmp_path):
@@ -85,8 +88,7 @@ def test_first_start_builds_the_index_and_prints_an_admin_key(tmp_path):
         assert case.status_code == 201 and case.json()["status"] == "pending_review"
         assert httpx.get(url + "v1/search?q=secret%20cargo", headers=headers, timeout=30).status_code == 200
     finally:
-        stop(proc)
-    log = proc.stdout.read()
+        log = stop(proc)
     assert "secret cargo" not in log and "secret%20cargo" not in log  # query strings stay out of the access log
     assert key.group(2) not in log
     # a second start reuses the index and the keys: no new admin key

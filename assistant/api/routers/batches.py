@@ -61,11 +61,14 @@ async def _read_request(request: Request, max_items: int) -> BatchRequest:
             form = await request.form(max_files=1, max_fields=10)
         except MultiPartException as exc:
             raise InputError(f"malformed multipart upload: {exc.message}") from None
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InputError("the multipart upload needs a 'file' field holding the CSV")
-        items = batches.parse_csv(await upload.read(), max_items=max_items)
-        extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InputError("the multipart upload needs a 'file' field holding the CSV")
+            items = batches.parse_csv(await upload.read(), max_items=max_items)
+            extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+        finally:
+            await form.close()  # the upload's spooled temporary file
         return _validated({"items": [i.model_dump() for i in items], **extra})
     if mime in ("text/csv", "application/csv"):
         items = batches.parse_csv(await request.body(), max_items=max_items)
