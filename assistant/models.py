@@ -21,6 +21,7 @@ class SourceKind(str, Enum):
     NOTE = "note"  # section / chapter / subheading / additional U.S. / statistical note
     GRI = "gri"  # General Rules of Interpretation and Additional U.S. Rules
     RULING = "ruling"  # customs ruling letter passage
+    PRECEDENT = "precedent"  # a labelled example: goods description -> code(s), with provenance (ruling, list, case)
 
 
 # ---------------------------------------------------------------- source records

@@ -186,6 +186,29 @@ class Runtime:
             groups.setdefault(f"{kind}:{_source_name(item)}", []).extend(fresh)
         return groups
 
+    def ingest_precedents(self, path: str | Path, *, source: str | None = None, jurisdiction: str | None = None,
+                          description_column: str | None = None, code_column: str | None = None,
+                          progress: bool = True) -> IngestReport:
+        """Index labelled examples (see sources/precedents.py); one file replaces what the same dataset gave before.
+
+        Codes are checked against the loaded nomenclature, so load the tariff lines first."""
+        from .sources import precedents
+
+        records = precedents.load_precedents(path, source=source, jurisdiction=jurisdiction,
+                                             description_column=description_column, code_column=code_column)
+        nomenclature = self.catalog.nomenclature
+        if not len(nomenclature):
+            raise InputError("no nomenclature is indexed: run `tariff ingest hs2022` (or `ingest hts`) first")
+        passages = precedents.to_passages(records, nomenclature)
+        if not passages:
+            raise InputError(f"none of the codes in {path} is in {nomenclature.edition}")
+        report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self),
+                                 source_key=f"precedents:{records[0].dataset}", progress=progress)
+        with self._lock:
+            self._catalog = None
+            self._retriever = None
+        return report
+
     # ------------------------------------------------------------------ status
 
     def status(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engines.precedents import excluding
 from ..errors import AssistantError
 from ..models import Classification
 from .baselines import RANK_CONFIDENCE, line_kind, make_baselines, snapshot_of
@@ -139,7 +140,9 @@ def run_system(
     for index, item in enumerate(bar):
         t0 = time.perf_counter()
         try:
-            result, error = classify(item.description), None
+            # An item is never answered by its own precedent when its dataset is also indexed as precedents.
+            with excluding({(None, item.id)}):
+                result, error = classify(item.description), None
         except AssistantError as exc:
             if index == 0:
                 raise

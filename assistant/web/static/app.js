@@ -8,6 +8,7 @@
     hs: "HS nomenclature",
     hts: "Tariff line",
     note: "Legal note",
+    precedent: "Precedent (past classification)",
     gri: "General Rule of Interpretation",
     ruling: "Customs ruling",
   };
