@@ -39,6 +39,7 @@ class Redaction:
     batch_items: int
     closed_before: datetime
     dry_run: bool = False
+    case_ids: tuple[str, ...] = ()  # the cases redacted (their precedents must go too: review.precedents)
 
     def message(self) -> str:
         verb = "would redact" if self.dry_run else "redacted"
@@ -62,6 +63,7 @@ def redact_closed_cases(db: Database, *, after_days: int, now: datetime | None =
             items = _count_items(s, ids)
         return Redaction(len(ids), items, cutoff, dry_run=True)
     cases = items = 0
+    done: list[str] = []
     for start in range(0, len(ids), CHUNK):
         with db.write() as s:
             if db.is_sqlite:  # zero the freed bytes, so the old text does not linger in the page
@@ -79,13 +81,14 @@ def redact_closed_cases(db: Database, *, after_days: int, now: datetime | None =
                     "context_items": facts, "batch_items": len(rows),
                 })
                 cases, items = cases + 1, items + len(rows)
+                done.append(case.id)
             if db.is_sqlite:
                 s.execute(text("PRAGMA secure_delete = OFF"))
     if db.is_sqlite and cases:
         # Older versions of the pages stay in the write-ahead log until it is checkpointed and truncated.
         with db.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    return Redaction(cases, items, cutoff)
+    return Redaction(cases, items, cutoff, case_ids=tuple(done))
 
 
 def _count_items(s, ids: list[str]) -> int:

@@ -202,11 +202,16 @@ class Runtime:
         passages = precedents.to_passages(records, nomenclature)
         if not passages:
             raise InputError(f"none of the codes in {path} is in {nomenclature.edition}")
-        report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self),
-                                 source_key=f"precedents:{records[0].dataset}", progress=progress)
-        with self._lock:
-            self._catalog = None
-            self._retriever = None
+        return self.index_passages(passages, source_key=f"precedents:{records[0].dataset}", progress=progress)
+
+    def index_passages(self, passages: list, *, source_key: str, progress: bool = False) -> IngestReport:
+        """Make the store hold exactly `passages` under `source_key` ([] removes the source); the next request sees it."""
+        report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self), source_key=source_key,
+                                 progress=progress)
+        if report.added or report.removed:
+            with self._lock:
+                self._catalog = None
+                self._retriever = None
         return report
 
     # ------------------------------------------------------------------ status
