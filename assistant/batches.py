@@ -295,11 +295,23 @@ class BatchWorker:
             if self._stop.is_set():
                 return  # the rest stays pending; the next start resumes it
             chunk = pending[start : start + CHUNK]
+            self._embed_together(chunk)
             outcomes = [self._classify(batch_id, row, engine, top) for row in chunk]
             self._store(batch_id, who, chunk, outcomes, top)
         with db.write() as s:
             b = s.get(Batch, batch_id)
             b.status, b.finished_at = "done", utcnow()
+
+    def _embed_together(self, chunk: list[Row]) -> None:
+        """Embed the chunk's queries (as typed and with tariff wording) in one call: much faster than one by one."""
+        from .engines.query import build_query
+
+        try:
+            queries = [build_query(row[1]) for row in chunk if row[1] and row[1].strip()]
+            texts = [t for q in queries for t in dict.fromkeys((q.text, q.expanded))]
+            self.desk.runtime().retriever.embed_queries(texts)
+        except AssistantError:  # each item reports its own problem when it is classified
+            pass
 
     def _classify(self, batch_id: str, row: Row, engine: str | None, top: int) -> Prepared | str:
         """The prepared classification of one item, or the error message that ends up on the item."""

@@ -110,16 +110,16 @@ def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int]
     """The feature values of one candidate line, in the order of FEATURES."""
     code = line.code
     s = signals
-    memo = s.__dict__.setdefault("_parts", {})
-    head = memo.get(code[:4])
+    memo = s.__dict__.setdefault("_parts", {})  # (level, prefix) -> that level's part of the row
+    head = memo.get((4, code[:4]))
     if head is None:
-        head = memo[code[:4]] = _heading_part(code[:4], s, leaves_in)
-    sub = memo.get(code[:6])
+        head = memo[(4, code[:4])] = _heading_part(code[:4], s, leaves_in)
+    sub = memo.get((6, code[:6]))
     if sub is None:
-        sub = memo[code[:6]] = _subheading_part(code[:6], s, leaves_in)
-    eight = memo.get(code[:8])
+        sub = memo[(6, code[:6])] = _subheading_part(code[:6], s, leaves_in)
+    eight = memo.get((8, code[:8]))
     if eight is None:
-        eight = memo[code[:8]] = _precedent_part(code[:8], s)
+        eight = memo[(8, code[:8])] = _precedent_part(code[:8], s) if len(code) >= 8 else [0.0, 0.0, 0.0, 0.0]
     dense_line = s.dense.get(code, 0.0)
     return [
         float(s.query_words),

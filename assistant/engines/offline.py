@@ -98,8 +98,15 @@ class OfflineEngine:
         q = build_query(description, context)
         signals, found = self.collect(q)
         signals = self.keep_precedents(signals)
+        for v in signals.precedents:  # only the precedents that voted are evidence (never a left-out one)
+            bucket = found.precedents.setdefault(v.code[:6], [])
+            passage = found.precedent_passages[(v.dataset, v.item_id)]
+            if passage not in bucket:
+                bucket.append(passage)
         leaves, X = self.candidate_rows(q, signals)
         scores = self.score(X)
+        # A note that excludes the goods from one chapter and sends them to a heading is evidence for that heading.
+        sending = {n.label: n for ch in signals.excluded for n in self.runtime.catalog.notes_for_chapter(ch)}
         scored: list[ScoredLine] = []
         for leaf, row, s in zip(leaves, X, scores):
             code = leaf.code
@@ -108,6 +115,8 @@ class OfflineEngine:
                 ev.append(found.hs[code[:6]])
             ev.extend(found.precedents.get(code[:6], [])[:2])
             ev.extend(found.rulings_by_head.get(code[:4], [])[:2])
+            if signals.redirected.get(code[:4]) in sending:
+                ev.insert(1, sending[signals.redirected[code[:4]]])
             scored.append(ScoredLine(line=leaf, score=float(s), evidence=ev, reasons=_reasons(code, row, signals)))
         # Ties broken by code, never by order of retrieval.
         scored.sort(key=lambda c: (-c.score, c.line.code))
@@ -162,9 +171,7 @@ class OfflineEngine:
         for h in retrieve_precedents(self.runtime, q.text, top=PRECEDENT_FETCH):
             for code in h.codes:
                 votes.append(PrecedentVote(code=code, similarity=h.similarity, dataset=h.dataset, item_id=h.item_id))
-                bucket = found.precedents.setdefault(code[:6], [])
-                if h.passage not in bucket:
-                    bucket.append(h.passage)
+            found.precedent_passages[(h.dataset, h.item_id)] = h.passage
         signals = Signals(
             query_words=len(words(q.text)),
             dense=_best_by_prefix(dense_raw),
@@ -347,6 +354,7 @@ class Found:
     rulings: list[Passage] = field(default_factory=list)
     rulings_by_head: dict[str, list[Passage]] = field(default_factory=dict)
     precedents: dict[str, list[Passage]] = field(default_factory=dict)  # subheading -> precedents assigning it
+    precedent_passages: dict[tuple[str, str], Passage] = field(default_factory=dict)  # (dataset, item id) -> passage
 
 
 def _top_headings(scores: dict[str, float]) -> list[str]:

@@ -42,6 +42,7 @@ class Item:
     gold: tuple[str, ...]  # digits, primary first; UK codes cut to their 6-digit subheading
     group: str = ""  # identical normalised descriptions share a group (and so a fold), across datasets
     fold: int = -1
+    train: bool = True  # False: outside the fixed-seed sample, kept only so that its precedent gets a fold
 
 
 def normalise(text: str) -> str:
@@ -70,13 +71,14 @@ def load_items(specs: list[str], *, max_per_dataset: int = MAX_PER_DATASET, seed
     for spec in specs:
         name, path = parse_spec(spec)
         records = load_precedents(path, source=name)
+        sample = set(range(len(records)))
         if len(records) > max_per_dataset:
-            keep = np.random.default_rng(seed).choice(len(records), size=max_per_dataset, replace=False)
-            records = [records[i] for i in sorted(keep)]
-        for r in records:
+            sample = set(np.random.default_rng(seed).choice(len(records), size=max_per_dataset, replace=False).tolist())
+        for i, r in enumerate(records):
             gold = tuple(dict.fromkeys(c[:6] if r.jurisdiction != "us" else c for c in r.codes if len(c) >= 6))
             if gold:
-                items.append(Item(dataset=name, item_id=r.item_id, description=r.description, gold=gold))
+                items.append(Item(dataset=name, item_id=r.item_id, description=r.description, gold=gold,
+                                  train=i in sample))
     if not items:
         raise InputError("no labelled items in the datasets given")
     return items
@@ -200,7 +202,8 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
                  seed: int = SEED, loso: bool = True, log=print) -> TrainingRun:
     """Grouped K-fold CV of both model kinds, leave-one-source-out, then the final model (see module docstring)."""
     assign_folds(items, folds=folds, seed=seed)
-    fold_of = {(it.dataset, it.item_id): it.fold for it in items}
+    fold_of = {(it.dataset, it.item_id): it.fold for it in items}  # every record, sampled or not
+    everything, items = items, [it for it in items if it.train]
     engine = OfflineEngine(runtime, ranker=None)
     cache = SignalCache(runtime)
     rng = np.random.default_rng(seed)
@@ -233,20 +236,16 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
         for f in range(folds):
             m = Ranker(kind=kind, seed=seed).fit(X[row_fold != f], y[row_fold != f], g[row_fold != f])
             models[kind][f] = m
-            if kind == "lambdarank":
-                body = m.to_dict() | {"fold": f, "trained_on_folds": [k for k in range(folds) if k != f]}
-                (work / f"fold-{f}.json").write_text(json.dumps(body), encoding="utf-8")
     oof: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    oof_records = []
+    oof_records: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     for it in items:
         r = item_rows(engine, cache, it, own_fold(it.fold))
         for kind in KINDS:
             scores = models[kind][it.fold].predict(r.X)
             ranked = rank(r.codes, scores)
             oof[kind].append(ranking_metrics(ranked, it.gold) | {"dataset": it.dataset})
-            if kind == "lambdarank":
-                order = np.lexsort((np.array(r.codes), -scores))[:SOFTMAX_K]
-                oof_records.append({"dataset": it.dataset, "item_id": it.item_id, "fold": it.fold,
+            order = np.lexsort((np.array(r.codes), -scores))[:SOFTMAX_K]
+            oof_records[kind].append({"dataset": it.dataset, "item_id": it.item_id, "fold": it.fold,
                                     "gold": list(it.gold), "codes": [r.codes[i] for i in order],
                                     "scores": [round(float(scores[i]), 6) for i in order],
                                     "labels": [int(r.y[i]) for i in order]})
@@ -261,17 +260,22 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
 
     # 3. Confidences: the softmax temperature fitted on out-of-fold scores (exact line right, US items).
     groups_s, correct = [], []
-    for rec in oof_records:
+    for rec in oof_records[run.chosen]:
         if len(rec["gold"][0]) == 10:
             groups_s.append(np.array(rec["scores"]))
             correct.append(np.array(rec["labels"]) == 4)
-    run.temperature = fit_temperature(groups_s, correct) if run.chosen == "lambdarank" else 1.0
+    run.temperature = fit_temperature(groups_s, correct)
+    for f, m in models[run.chosen].items():
+        m.temperature = run.temperature
+        body = m.to_dict() | {"fold": f, "trained_on_folds": [k for k in range(folds) if k != f]}
+        (work / f"fold-{f}.json").write_text(json.dumps(body), encoding="utf-8")
     with gzip.open(work / "oof.jsonl.gz", "wt", encoding="utf-8") as fh:
-        for rec in oof_records:
+        for rec in oof_records[run.chosen]:
             fh.write(json.dumps(rec) + "\n")
     (work / "folds.json").write_text(json.dumps({
-        "seed": seed, "folds": folds,
-        "items": [{"dataset": it.dataset, "item_id": it.item_id, "group": it.group, "fold": it.fold} for it in items],
+        "seed": seed, "folds": folds, "kind": run.chosen,
+        "items": [{"dataset": it.dataset, "item_id": it.item_id, "group": it.group, "fold": it.fold,
+                   "train": it.train} for it in everything],
     }), encoding="utf-8")
 
     # 4. Leave one source out: trained without the source; its items scored with none of it retrievable.

@@ -177,16 +177,25 @@ def evaluate(
     top: int = 5,
     baselines: bool = False,
     progress: bool = True,
+    cv: Path | None = None,
 ) -> EvalRun:
-    """Run `engine` (through `assistant.engines.classify`) and optionally the baselines on the same items."""
+    """Run `engine` (through `assistant.engines.classify`) and optionally the baselines on the same items; with `cv`
+    (a `tariff train ranker` work folder) the offline engine scores each item with the fold model that never saw it."""
     from ..engines import classify
 
     checker = Checker(runtime)
     warm_up(runtime)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if cv is not None:
+        from .crossval import FoldScorer
+
+        scorer = FoldScorer(runtime, cv)
+        system = lambda text: scorer.classify(text, top=top)  # noqa: E731
+    else:
+        system = lambda text: classify(text, engine=engine, top=top, runtime=runtime)  # noqa: E731
     engine_run = run_system(
-        engine,
-        lambda text: classify(text, engine=engine, top=top, runtime=runtime),
+        engine if cv is None else f"{engine}-cv",
+        system,
         items,
         checker,
         progress=progress,
