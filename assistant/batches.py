@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import queue
 import re
 import threading
 from collections import defaultdict
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -21,10 +23,15 @@ from .errors import AssistantError, InputError, NotFoundError, TooLarge
 from .review import Desk, Prepared, insert_case, prepare
 from .review.desk import (
     ID_PATTERN,
+    NO_NUL,
     OPTIONAL_CODE,
+    AttributeName,
+    AttributeScalar,
+    CategoryPart,
     Description,
     EngineName,
     Reference,
+    category_path,
     check_idempotency_key,
     check_text,
     find_idempotent,
@@ -32,15 +39,18 @@ from .review.desk import (
     new_id,
     request_hash,
 )
+from .review.desk import text as constrained_text
 from .store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
 from .store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
 
 log = logging.getLogger(__name__)
 
 CHUNK = 16  # items classified, then stored in one transaction (progress moves in these steps)
-Row = tuple[int, str, str | None, str | None]  # item id, description, declared code, reference
+# item id, description, declared code, reference, listing attributes, category path
+Row = tuple[int, str, str | None, str | None, dict | None, list | None]
 
-CSV_COLUMNS = ("description", "reference", "declared_code")
+CSV_COLUMNS = ("description", "reference", "declared_code", "category")
+ATTR_PREFIX = "attr:"  # CSV: one column per attribute ("attr:material"), or a JSON object in `attributes`
 RESULT_COLUMNS = (
     "index", "reference", "description", "declared_code", "status", "error", "case_id", "case_status",
     "final_code", "top_code", "top_display", "top_confidence", "codes", "risk_flag", "risk_reasons", "notice",
@@ -53,6 +63,10 @@ class BatchItemIn(BaseModel):
     description: Description
     reference: Reference | None = None
     declared_code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE)
+    attributes: dict[AttributeName, AttributeScalar | Annotated[list[AttributeScalar], Field(max_length=20)]] | None = (
+        Field(default=None, max_length=50, description="listing attributes, name -> value"))
+    category: constrained_text(max_length=1000, pattern=NO_NUL) | Annotated[list[CategoryPart], Field(max_length=12)] | None = Field(
+        default=None, description='category path: "Apparel > T-shirts" or ["Apparel", "T-shirts"]')
 
 
 class BatchRequest(BaseModel):
@@ -64,7 +78,8 @@ class BatchRequest(BaseModel):
 
 
 def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
-    """Items of a CSV upload: a header row with a `description` column; `reference`, `declared_code` optional."""
+    """Items of a CSV upload: a header row with a `description` column; `reference`, `declared_code`, `category`,
+    `attributes` (a JSON object) and `attr:NAME` columns (one attribute each) optional."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -80,6 +95,9 @@ def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
         if "description" not in names:
             raise InputError("the CSV file needs a header row with a 'description' column")
         col = {n: names.index(n) for n in CSV_COLUMNS if n in names}
+        attr_cols = {h.strip()[len(ATTR_PREFIX):].strip(): i for i, h in enumerate(header)
+                     if h.strip().lower().startswith(ATTR_PREFIX) and h.strip()[len(ATTR_PREFIX):].strip()}
+        json_col = names.index("attributes") if "attributes" in names else None
         items: list[BatchItemIn] = []
         for row in reader:
             if not any(cell.strip() for cell in row):
@@ -90,8 +108,9 @@ def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
             values = {n: (row[i].strip() if i < len(row) else "") for n, i in col.items()}
             if not values["description"]:
                 raise InputError(f"CSV line {line}: the description is empty")
+            attributes = _csv_attributes(row, attr_cols, json_col, line)
             try:
-                items.append(BatchItemIn(**{k: v or None for k, v in values.items()}))
+                items.append(BatchItemIn(**{k: v or None for k, v in values.items()}, attributes=attributes))
             except ValidationError as exc:
                 raise InputError(f"CSV line {line}: {exc.errors()[0]['msg']}") from None
     except csv.Error as exc:
@@ -99,6 +118,24 @@ def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
     if not items:
         raise InputError("the CSV file has no rows")
     return items
+
+
+def _csv_attributes(row: list[str], columns: dict[str, int], json_col: int | None, line: int) -> dict | None:
+    """An item's attributes from its `attributes` JSON cell and `attr:NAME` cells (blank cells are left out)."""
+    out: dict = {}
+    if json_col is not None and json_col < len(row) and row[json_col].strip():
+        try:
+            parsed = json.loads(row[json_col])
+        except json.JSONDecodeError:
+            raise InputError(f"CSV line {line}: 'attributes' must be a JSON object, e.g. {{\"material\": \"cotton\"}}"
+                             ) from None
+        if not isinstance(parsed, dict):
+            raise InputError(f"CSV line {line}: 'attributes' must be a JSON object of name -> value")
+        out.update(parsed)
+    for name, i in columns.items():
+        if i < len(row) and row[i].strip():
+            out[name] = row[i].strip()
+    return out or None
 
 
 def _check_items(desk: Desk, req: BatchRequest) -> list[tuple[BatchItemIn, str | None]]:
@@ -151,7 +188,8 @@ def create_batch(
             s.flush()
             s.add_all(
                 BatchItem(batch_id=batch.id, idx=i, description=item.description.strip(), reference=item.reference,
-                          declared_code=declared, status="pending")
+                          declared_code=declared, status="pending", attributes=item.attributes,
+                          category=category_path(item.category))
                 for i, (item, declared) in enumerate(checked)
             )
             if key:
@@ -288,7 +326,7 @@ class BatchWorker:
             engine, top = b.engine, b.top
         with db.read() as s:
             pending = list(s.execute(select(BatchItem.id, BatchItem.description, BatchItem.declared_code,
-                                            BatchItem.reference)
+                                            BatchItem.reference, BatchItem.attributes, BatchItem.category)
                                      .where(BatchItem.batch_id == batch_id, BatchItem.status == "pending")
                                      .order_by(BatchItem.idx)))
         for start in range(0, len(pending), CHUNK):
@@ -307,7 +345,8 @@ class BatchWorker:
         from .engines.query import build_query
 
         try:
-            queries = [build_query(row[1]) for row in chunk if row[1] and row[1].strip()]
+            queries = [build_query(row[1], attributes=row[4], category=row[5]) for row in chunk
+                       if row[1] and row[1].strip()]
             texts = [t for q in queries for t in dict.fromkeys((q.text, q.expanded))]
             self.desk.runtime().retriever.embed_queries(texts)
         except AssistantError:  # each item reports its own problem when it is classified
@@ -315,9 +354,10 @@ class BatchWorker:
 
     def _classify(self, batch_id: str, row: Row, engine: str | None, top: int) -> Prepared | str:
         """The prepared classification of one item, or the error message that ends up on the item."""
-        item_id, description, declared, _ = row
+        item_id, description, declared, _, attributes, category = row
         try:
-            return prepare(self.desk, description, context=[], declared_code=declared, engine=engine, top=top)
+            return prepare(self.desk, description, context=[], declared_code=declared, engine=engine, top=top,
+                           attributes=attributes, category=category)
         except AssistantError as exc:
             return exc.message
         except Exception as exc:  # one item must not stop the batch; recorded on it
@@ -330,13 +370,13 @@ class BatchWorker:
             b = s.get(Batch, batch_id)
             ids = [row[0] for row in chunk]
             items = {i.id: i for i in s.execute(select(BatchItem).where(BatchItem.id.in_(ids))).scalars()}
-            for (item_id, description, _, reference), outcome in zip(chunk, outcomes, strict=True):
+            for (item_id, description, _, reference, attributes, category), outcome in zip(chunk, outcomes, strict=True):
                 item = items.get(item_id)
                 if item is None or item.status != "pending":
                     continue  # another process got there first
                 if isinstance(outcome, Prepared):
                     case = insert_case(s, who, outcome, description=description, context=[], reference=reference,
-                                       top=top, batch_id=batch_id)
+                                       top=top, batch_id=batch_id, attributes=attributes, category=category)
                     item.status, item.case_id = "done", case.id
                     b.done += 1
                 else:

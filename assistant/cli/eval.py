@@ -13,7 +13,7 @@ from . import app
 
 ENGINES = ("offline", "llm")
 _SUMMARY = ("hs2_top1", "hs4_top1", "hs6_top1", "hts8_top1", "hts10_top1", "hs6_top5", "hts10_top5",
-            "hts10_recall50", "hs6_recall20", "citation_valid", "ece", "acc_at_50_coverage")
+            "hts10_recall50", "hs6_recall20", "citation_valid", "ece", "acc_at_50_coverage", "abstain_rate")
 
 
 @app.command("eval")

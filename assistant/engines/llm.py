@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion
 from .base import Evidence
 from .offline import check_description
+from .query import with_listing
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -105,8 +106,13 @@ class LLMEngine:
 
     # ------------------------------------------------------------ public
 
-    def classify(self, description: str, *, context: list[str] | None = None, top: int = 5) -> Classification:
-        """Validated suggestions with citations; a degraded offline answer (saying why) when the LLM fails."""
+    def classify(self, description: str, *, context: list[str] | None = None,
+                 attributes: Mapping[str, object] | None = None, category: str | Iterable[str] | None = None,
+                 top: int = 5) -> Classification:
+        """Validated suggestions with citations; a degraded offline answer (saying why) when the LLM fails.
+
+        A listing's decisive attributes and category leaves reach the prompt as follow-up facts."""
+        description, context = with_listing(description, context, attributes=attributes, category=category)
         *_, last = self._start(description, context, top, streaming=False)
         return last["classification"]
 

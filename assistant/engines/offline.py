@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ from .exclusions import apply_exclusions
 from .facets import clarifying_question, contradictions, stated_facts
 from .features import FEATURES, INDEX, PrecedentVote, Signals, feature_row
 from .precedents import retrieve_precedents
-from .query import Query, build_query, words
+from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
 
 if TYPE_CHECKING:
@@ -283,9 +283,14 @@ class OfflineEngine:
 
     # ------------------------------------------------------------------ answer
 
-    def classify(self, description: str, *, context: list[str] | None = None, top: int = 5) -> Classification:
-        """Rank the candidates and return the top `top` suggestions with calibrated confidences and citations."""
+    def classify(self, description: str, *, context: list[str] | None = None,
+                 attributes: Mapping[str, object] | None = None, category: str | Iterable[str] | None = None,
+                 top: int = 5) -> Classification:
+        """Rank the candidates and return the top `top` suggestions with calibrated confidences and citations.
+
+        A listing's decisive attributes and category leaves are searched as follow-up facts (query.with_listing)."""
         started = time.perf_counter()
+        description, context = with_listing(description, context, attributes=attributes, category=category)
         description = check_description(description)
         top = max(1, min(int(top), 50))
         ev = self.gather(description, context=context)

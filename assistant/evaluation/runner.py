@@ -63,6 +63,7 @@ class Checker:
             gold_is_line=tuple(len(g) == 10 and g in self.nomenclature for g in item.gold_codes),
             gold6_is_line=tuple(g[:6] in self.prefixes6 for g in item.gold_codes),
             clarifying=bool(result and result.clarifying_question),
+            abstained=bool(result and result.abstained),
             degraded=bool(result and result.degraded),
             latency_ms=latency_ms,
             usage=dict(result.usage) if result and result.usage else {},
@@ -142,7 +143,8 @@ def run_system(
         try:
             # An item is never answered by its own precedent when its dataset is also indexed as precedents.
             with excluding({(None, item.id)}):
-                result, error = classify(item.description), None
+                listing = item.listing()  # a marketplace listing's attributes and category, when the item has them
+                result, error = (classify(item.description, **listing) if listing else classify(item.description)), None
         except AssistantError as exc:
             if index == 0:
                 raise
@@ -190,9 +192,13 @@ def evaluate(
         from .crossval import FoldScorer
 
         scorer = FoldScorer(runtime, cv)
-        system = lambda text: scorer.classify(text, top=top)  # noqa: E731
+        from ..engines.vague import apply_vagueness
+
+        def system(text: str, **listing: Any) -> Classification:
+            whole = listing_text(text, **listing)
+            return apply_vagueness(scorer.classify(whole, top=top), whole)
     else:
-        system = lambda text: classify(text, engine=engine, top=top, runtime=runtime)  # noqa: E731
+        system = lambda text, **listing: classify(text, engine=engine, top=top, runtime=runtime, **listing)  # noqa: E731
     engine_run = run_system(
         engine if cv is None else f"{engine}-cv",
         system,
@@ -205,7 +211,7 @@ def evaluate(
         for baseline in make_baselines(runtime):
             run = run_system(
                 baseline.name,
-                lambda text, b=baseline: b.classify(text, top=top),
+                lambda text, b=baseline, **listing: b.classify(listing_text(text, **listing), top=top),
                 items,
                 checker,
                 progress=progress,
@@ -223,3 +229,11 @@ def evaluate(
         top=top,
         started=started,
     )
+
+
+def listing_text(description: str, *, attributes: dict | None = None, category: list[str] | None = None) -> str:
+    """A listing as one text, for systems that take nothing else (the baselines)."""
+    from ..engines.query import with_listing
+
+    head, facts = with_listing(description, attributes=attributes, category=category)
+    return ". ".join([head, *facts])

@@ -79,6 +79,11 @@ Description = text(min_length=1, pattern=NOT_BLANK)
 Reference = text(max_length=200, pattern=NO_NUL)
 
 
+AttributeScalar = text(max_length=1000, pattern=NO_NUL) | int | float | bool
+AttributeName = text(min_length=1, max_length=100, pattern=NOT_BLANK)
+CategoryPart = text(min_length=1, max_length=200, pattern=NOT_BLANK)
+
+
 class ClassificationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,6 +96,23 @@ class ClassificationRequest(BaseModel):
     engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
     reference: Reference | None = Field(default=None, description="the broker's own reference")
+    attributes: dict[AttributeName, AttributeScalar | Annotated[list[AttributeScalar], Field(max_length=20)]] | None = (
+        Field(default=None, max_length=50, description="listing attributes, name -> value (material, gender, use, "
+              "power source ...); brand, colour, size and price are kept but never decide the code"))
+    category: text(max_length=1000, pattern=NO_NUL) | Annotated[list[CategoryPart], Field(max_length=12)] | None = Field(
+        default=None, description='category path: "Apparel > T-shirts" or ["Apparel", "T-shirts"]')
+
+    def category_path(self) -> list[str] | None:
+        """The category as a list of path parts (outermost first), or None."""
+        return category_path(self.category)
+
+
+def category_path(category: str | list[str] | None) -> list[str] | None:
+    """"Apparel > T-shirts" -> ["Apparel", "T-shirts"]; a list is kept; blank -> None."""
+    from ..engines.query import split_category
+
+    parts = split_category(category) if category else []
+    return parts or None
 
 
 class DecisionRequest(BaseModel):
@@ -188,7 +210,7 @@ class Prepared:
 
 
 def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
-            top: int) -> Prepared:
+            top: int, attributes: dict | None = None, category: list[str] | None = None) -> Prepared:
     """Classify and run the declared-code check: the slow part, done before taking the write lock."""
     from ..engines import classify
 
@@ -200,7 +222,8 @@ def prepare(desk: Desk, description: str, *, context: list[str], declared_code: 
     # The offline engine is CPU-bound: more threads in it at once than cores only fight over the GIL, which
     # lowers throughput and stretches every latency. (The LLM engine mostly waits on its server: not limited.)
     with _OFFLINE_SLOTS if engine == "offline" else nullcontext():
-        c = classify(description, context=context, engine=engine, top=top, runtime=runtime)
+        c = classify(description, context=context, attributes=attributes, category=category, engine=engine, top=top,
+                     runtime=runtime)
     risks = declared_code_risks(declared, c, runtime.nomenclature, _passage_text(runtime)) if declared else []
     return Prepared(c, declared, risks)
 

@@ -16,6 +16,7 @@ from ..api.routers import codes, search
 from ..auth import Principal
 from ..codes import normalize_code
 from ..engines import get_engine
+from ..engines.vague import apply_vagueness
 from ..errors import AssistantError, BackendUnavailable, ConflictError
 from ..review.desk import _passage_text, check_text  # the same checks review.prepare runs
 from ..store.records import Status
@@ -57,6 +58,7 @@ def _new_case(desk: review.Desk, principal: Principal, body: ChatMessage, descri
             result = event["classification"]
     if result is None:
         raise BackendUnavailable("the engine ended without an answer; try again")
+    result = apply_vagueness(result, description)  # as engines.classify does: vague goods get a question
     risks = (review.declared_code_risks(declared, result, runtime.nomenclature, _passage_text(runtime))
              if declared else [])
     prepared = review.Prepared(result, declared, risks)
