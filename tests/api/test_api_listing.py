@@ -101,3 +101,16 @@ def test_bad_attribute_cells_name_the_line(api):
     rows = [{"description": "Men's top", "attributes": '["cotton"]'}]
     r = api.post("/v1/batches", "broker_a", files={"file": ("goods.csv", _csv(rows), "text/csv")})
     assert r.status_code == 422 and "name -> value" in r.json()["detail"]
+
+
+def test_redaction_covers_the_listing(api):
+    from assistant.redaction import REDACTED, redact_closed_cases
+
+    case = api.classify(description=TOP, attributes={"material": "cotton", "brand": "Acme"}, category="Apparel > Tees")
+    r = api.decide(case["id"], action="confirm", code=case["suggestions"][0]["code"])
+    assert r.status_code == 201, r.text
+    assert case["id"] in redact_closed_cases(api.desk.db, after_days=0).case_ids
+    after = api.get(f"/v1/classifications/{case['id']}", "broker_a").json()
+    assert after["description"] == REDACTED
+    assert after["attributes"] == {"material": REDACTED, "brand": REDACTED}
+    assert after["category"] == [REDACTED, REDACTED]
