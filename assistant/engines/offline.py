@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +50,7 @@ PRECEDENT_K = 30  # precedents that vote
 HEADINGS_PER_SIGNAL = 10  # the best headings of each signal become candidates (all their lines)
 NOTE_CHAPTERS = 4  # chapters whose notes are checked for exclusions
 SOFTMAX_K = 50  # candidates the confidences are shared among
+EVIDENCE_K = 100  # ranked candidates kept in the Evidence (what the LLM engine and the candidate list see)
 
 
 def _best_by_prefix(hits: list, *, normalise: bool = False, into: dict[str, float] | None = None,
@@ -108,8 +110,9 @@ class OfflineEngine:
         # A note that excludes the goods from one chapter and sends them to a heading is evidence for that heading.
         sending = {n.label: n for ch in signals.excluded for n in self.runtime.catalog.notes_for_chapter(ch)}
         scored: list[ScoredLine] = []
-        for leaf, row, s in zip(leaves, X, scores):
-            code = leaf.code
+        # Best first, ties broken by code (never by order of retrieval); only the best EVIDENCE_K are kept.
+        for i in np.lexsort((np.array([ln.code for ln in leaves]), -scores))[:EVIDENCE_K] if len(leaves) else ():
+            leaf, row, code = leaves[i], X[i], leaves[i].code
             ev = [found.lines[c] for c in (code, *reversed(leaf.ancestors)) if c in found.lines][:3]
             if code[:6] in found.hs:
                 ev.append(found.hs[code[:6]])
@@ -117,9 +120,8 @@ class OfflineEngine:
             ev.extend(found.rulings_by_head.get(code[:4], [])[:2])
             if signals.redirected.get(code[:4]) in sending:
                 ev.insert(1, sending[signals.redirected[code[:4]]])
-            scored.append(ScoredLine(line=leaf, score=float(s), evidence=ev, reasons=_reasons(code, row, signals)))
-        # Ties broken by code, never by order of retrieval.
-        scored.sort(key=lambda c: (-c.score, c.line.code))
+            scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
+                                     reasons=_reasons(code, row, signals)))
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:
@@ -145,6 +147,7 @@ class OfflineEngine:
         catalog = self.runtime.catalog
         retriever = self.runtime.retriever
         line_kind = SourceKind.HS if catalog.nomenclature.edition.startswith("HS") else SourceKind.HTS
+        retriever.embed_queries([q.text, q.expanded])  # one model call for both forms
         dense_raw = retriever.dense(q.text, kinds=[line_kind], top=LINE_K)
         dense_exp = dense_raw if q.expanded == q.text else retriever.dense(q.expanded, kinds=[line_kind], top=LINE_K)
         lexical = retriever.lexical(q.expanded, kinds=[line_kind], top=LINE_K)
@@ -212,6 +215,7 @@ class OfflineEngine:
         signals.__dict__.pop("heading_ranks", None)  # a cached view of the headings just set
         counts = self._leaf_counts()
         said = stated_facts(q.text)
+        texts = self._leaf_texts() if said else {}
         leaves: list[TariffLine] = []
         rows: list[list[float]] = []
         for h4 in headings:
@@ -219,7 +223,7 @@ class OfflineEngine:
             order = sorted(under, key=lambda ln: (-signals.dense.get(ln.code, 0.0), ln.code))
             line_rank = {ln.code: i for i, ln in enumerate(order, start=1)}
             for leaf in under:
-                clashes = len(contradictions(q.text, leaf.full_text(), said=said)) if said else 0
+                clashes = len(contradictions(q.text, texts[leaf.code], said=said)) if said else 0
                 leaves.append(leaf)
                 rows.append(feature_row(leaf, signals, leaves_in=counts, line_rank=line_rank[leaf.code],
                                         contradictions=clashes))
@@ -238,36 +242,21 @@ class OfflineEngine:
     def _prior(self) -> CodePrior | None:
         """The code-frequency prior under TARIFF_HOME, reloaded when the file changes."""
         path = self.runtime.settings.home / "prior.json"
-        stamp = path.stat().st_mtime if path.exists() else None
-        if stamp != getattr(self, "_prior_stamp", "unset"):
-            self._prior_stamp = stamp
-            self._prior_value = CodePrior.load(self.runtime.settings.home) if stamp else None
-        return self._prior_value
+        return _load_prior(str(path), path.stat().st_mtime if path.exists() else None)
 
     def _leaves_under(self, heading: str) -> list[TariffLine]:
         return self._leaf_index().get(heading, [])
 
-    @lru_cache(maxsize=4)  # noqa: B019 - one engine per runtime; the index is tied to its nomenclature
-    def _leaf_index_for(self, snapshot: str) -> dict[str, list[TariffLine]]:
-        index: dict[str, list[TariffLine]] = defaultdict(list)
-        for leaf in self.runtime.catalog.nomenclature.leaves():
-            index[leaf.code[:4]].append(leaf)
-        return dict(index)
-
     def _leaf_index(self) -> dict[str, list[TariffLine]]:
-        return self._leaf_index_for(self.runtime.catalog.snapshot)
-
-    @lru_cache(maxsize=4)  # noqa: B019 - as above
-    def _leaf_counts_for(self, snapshot: str) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for leaf in self.runtime.catalog.nomenclature.leaves():
-            counts[leaf.code[:4]] += 1
-            counts[leaf.code[:6]] += 1
-        return dict(counts)
+        return _leaf_tables(self.runtime.catalog)[0]
 
     def _leaf_counts(self) -> dict[str, int]:
         """Number of leaf lines under each heading and subheading."""
-        return self._leaf_counts_for(self.runtime.catalog.snapshot)
+        return _leaf_tables(self.runtime.catalog)[1]
+
+    def _leaf_texts(self) -> dict[str, str]:
+        """Each leaf's full text (with its ancestors), which stated-fact contradictions are checked against."""
+        return _leaf_tables(self.runtime.catalog)[2]
 
     def _notes_for(self, top: list[ScoredLine]) -> list[Passage]:
         catalog = self.runtime.catalog
@@ -348,6 +337,27 @@ def calibrate(scores: list[float], *, temperature: float) -> list[float]:
     exps = [math.exp((s - top) / max(temperature, 1e-6)) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+@lru_cache(maxsize=4)
+def _load_prior(path: str, stamp: float | None) -> CodePrior | None:
+    """The prior file as of its modification time (shared by every engine on that home)."""
+    return CodePrior.load(Path(path).parent) if stamp is not None else None
+
+
+@lru_cache(maxsize=4)
+def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[str, int], dict[str, str]]:
+    """Per catalog snapshot (shared by every engine on it): leaves by heading, leaf counts by heading and
+    subheading, and each leaf's full text."""
+    index: dict[str, list[TariffLine]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    texts: dict[str, str] = {}
+    for leaf in catalog.nomenclature.leaves():
+        index[leaf.code[:4]].append(leaf)
+        counts[leaf.code[:4]] += 1
+        counts[leaf.code[:6]] += 1
+        texts[leaf.code] = leaf.full_text()
+    return dict(index), dict(counts), texts
 
 
 @dataclass

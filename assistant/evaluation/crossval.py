@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,10 @@ class FoldScorer:
             body = json.loads((work / f"fold-{f}.json").read_text(encoding="utf-8"))
             self.trained_on[f] = set(body["trained_on_folds"])
             self.engines[f] = OfflineEngine(runtime, ranker=Ranker.from_dict(body), leave_out=self._leave_out(f))
-        # Items the training never saw are scored by the final model.
-        final = Ranker.from_dict(json.loads((work / "final.json").read_text(encoding="utf-8")))
-        self.engines[None] = OfflineEngine(runtime, ranker=final)
+        self.runtime, self.work = runtime, work
         self.scored: dict[int | None, int] = {}
+        self.engines[0].classify("warm up: steel bolts")  # the shared caches, built once
+        gc.freeze()  # the catalog and caches are long-lived: keep the collector from scanning them on every request
 
     def _leave_out(self, fold: int):
         return lambda v: self.fold_of_pair.get((v.dataset, v.item_id)) == fold
@@ -46,4 +47,7 @@ class FoldScorer:
         if fold is not None and fold in self.trained_on[fold]:
             raise AssistantError(f"fold {fold}'s model was trained on the item it is asked to score")
         self.scored[fold] = self.scored.get(fold, 0) + 1
+        if fold not in self.engines:  # an item the training never saw: the final model scores it
+            final = Ranker.from_dict(json.loads((self.work / "final.json").read_text(encoding="utf-8")))
+            self.engines[None] = OfflineEngine(self.runtime, ranker=final)
         return self.engines[fold].classify(description, top=top)

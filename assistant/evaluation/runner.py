@@ -168,6 +168,9 @@ def warm_up(runtime: Any) -> None:
         classify(WARM_UP_TEXT, engine="offline", top=1, runtime=runtime)
     except AssistantError:  # a problem worth reporting shows up again on the first timed item
         pass
+    import gc
+
+    gc.freeze()  # the catalog and the engine's tables are long-lived: the collector need not rescan them per item
 
 
 def evaluate(
