@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..models import Classification
 from .base import Engine, Evidence, ScoredLine
+from .precedents import follow_decided_case
 from .query import category_leaves, listing_facts, with_listing
 from .vague import apply_vagueness
 
@@ -64,14 +65,17 @@ def classify(
     text, facts = with_listing(description, context, attributes=attributes, category=category)
     if not text.strip():
         text = description  # nothing but marketing words: let the engine see (and the vague detector judge) them
-    result = get_engine(engine, runtime=runtime).classify(text, context=facts or None, top=top)
+    engine_obj = get_engine(engine, runtime=runtime)
+    result = engine_obj.classify(text, context=facts or None, top=top)
     kept, _ = listing_facts(attributes)
     result = result.model_copy(update={
         "description": result.description if text == description.strip() else description.strip(),
         "context": [c for c in context or [] if c and c.strip()] if (attributes or category) else result.context,
         "attributes": kept, "category": list(category_leaves(category)),
     })
-    return apply_vagueness(result, ". ".join([text, *facts]))
+    searched = ". ".join([text, *facts])
+    result = follow_decided_case(result, engine_obj.runtime, searched)
+    return apply_vagueness(result, searched)
 
 
 __all__ = ["ENGINES", "Engine", "Evidence", "ScoredLine", "classify", "get_engine"]

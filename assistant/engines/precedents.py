@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..models import Passage, SourceKind
+from ..models import Citation, Classification, Passage, SourceKind, Suggestion
 
 if TYPE_CHECKING:
     from ..nomenclature import Nomenclature
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 # (dataset, item_id) pairs; a pair (None, item_id) leaves that item out of every dataset.
 Exclude = Callable[[Passage], bool] | Iterable[str | tuple[str | None, str]] | None
 _EXCLUDED: ContextVar[tuple[Any, ...]] = ContextVar("excluded_precedents", default=())
-OVERFETCH = 4  # when something is excluded, fetch this many times `top` so that `top` remain
+OVERFETCH = 4
+SAME_GOODS = 0.98  # cosine similarity at which a decided case describes the same goods (near-identical text)
+DECISIONS = "decisions"  # when something is excluded, fetch this many times `top` so that `top` remain
 
 
 @dataclass(frozen=True)
@@ -118,3 +120,41 @@ def _exists(nomenclature: Nomenclature, key: str, level: int) -> bool:
     if level >= 10 or (level == 6 and nomenclature.edition.startswith("HS")):
         return nomenclature.is_leaf(key)
     return key in nomenclature or (level == 8 and nomenclature.get(key + "00") is not None)
+
+
+def follow_decided_case(result: Classification, runtime: Runtime, query_text: str) -> Classification:
+    """An officer already decided these very goods (a `decisions` precedent of near-identical text): that case's
+    code becomes the first suggestion, citing the case, whatever the ranker thought. Other suggestions keep their order;
+    the confidences keep their ranks' values."""
+    if not result.suggestions:
+        return result
+    hits = [h for h in retrieve_precedents(runtime, query_text, top=5)
+            if h.dataset == DECISIONS and h.similarity >= SAME_GOODS and h.level == max(map(len, h.codes))]
+    nomenclature = runtime.catalog.nomenclature
+    hit = next((h for h in hits if nomenclature.is_leaf(h.codes[0])), None)
+    if hit is None or result.suggestions[0].code == hit.codes[0]:
+        return result
+    code = hit.codes[0]
+    found = next((s for s in result.suggestions if s.code == code), None)
+    reason = f"{hit.label} decided the same goods as {code}: an officer's decision"
+    if found is None:  # not among the suggestions: the line itself and its heading are cited with the case
+        line = nomenclature.line(code)
+        own = [p for p in (runtime.catalog.line_passage(code), runtime.catalog.line_passage(code[:4])) if p]
+        found = Suggestion.for_code(code, description=line.description, path=[*line.path, line.description],
+                                    confidence=0.0, rationale="", citations=[_citation(p) for p in own],
+                                    general_rate=line.general_rate)
+    case_citation = _citation(hit.passage)
+    promoted = found.model_copy(update={
+        "rationale": f"{reason}. {found.rationale}".strip(),
+        "citations": [case_citation, *[c for c in found.citations if c.source_id != hit.passage.id]][:8],
+    })
+    rest = [s for s in result.suggestions if s.code != code]
+    ordered = [promoted, *rest][: len(result.suggestions)]
+    confidences = sorted((s.confidence for s in result.suggestions), reverse=True)
+    return result.model_copy(update={"suggestions": [
+        s.model_copy(update={"confidence": c}) for s, c in zip(ordered, confidences, strict=True)]})
+
+
+def _citation(p: Passage) -> Citation:
+    return Citation(label=p.label, kind=p.kind, source_id=p.id, excerpt=p.text[:400], source=p.source,
+                    edition=p.edition)

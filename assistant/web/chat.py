@@ -16,6 +16,7 @@ from ..api.routers import codes, search
 from ..auth import Principal
 from ..codes import normalize_code
 from ..engines import get_engine
+from ..engines.precedents import follow_decided_case
 from ..engines.vague import apply_vagueness
 from ..errors import AssistantError, BackendUnavailable, ConflictError
 from ..review.desk import _passage_text, check_text  # the same checks review.prepare runs
@@ -58,7 +59,8 @@ def _new_case(desk: review.Desk, principal: Principal, body: ChatMessage, descri
             result = event["classification"]
     if result is None:
         raise BackendUnavailable("the engine ended without an answer; try again")
-    result = apply_vagueness(result, description)  # as engines.classify does: vague goods get a question
+    # As engines.classify does: goods an officer decided before follow the case; vague goods get a question.
+    result = apply_vagueness(follow_decided_case(result, runtime, description), description)
     risks = (review.declared_code_risks(declared, result, runtime.nomenclature, _passage_text(runtime))
              if declared else [])
     prepared = review.Prepared(result, declared, risks)

@@ -67,8 +67,11 @@ def test_a_decided_case_changes_the_next_answer_until_corrected_or_redacted(app_
     decision = r.json()["current_decision_id"]
 
     after = _classify(client, keys)
-    assert _rank(after, later) is not None and _rank(after, later) < 6, [s["code"] for s in after["suggestions"]]
-    assert later in _cites(after, label)  # the case is cited, and only where it voted
+    assert _rank(after, later) == 1, [s["code"] for s in after["suggestions"]]  # the officer decided these goods
+    assert _cites(after, label) == [later]  # the case is cited, and only where it voted
+    assert after["suggestions"][0]["rationale"].startswith(f"{label} decided the same goods")
+    assert [s["confidence"] for s in after["suggestions"]] == sorted(
+        (s["confidence"] for s in after["suggestions"]), reverse=True)
     cited = next(c for s in after["suggestions"] if s["code"] == later for c in s["citations"] if c["label"] == label)
     stored = app.state.desk.runtime().catalog.passage(cited["source_id"])
     assert stored is not None and stored.meta["dataset"] == "decisions" and stored.meta["item_id"] == before["id"]
@@ -79,7 +82,7 @@ def test_a_decided_case_changes_the_next_answer_until_corrected_or_redacted(app_
                     json={"action": "override", "code": first_choice, "reason": "corrected", "supersedes": decision})
     assert r.status_code == 201, r.text
     corrected = _classify(client, keys)
-    assert _cites(corrected, label) == [first_choice]
+    assert _cites(corrected, label) == [first_choice] and _rank(corrected, first_choice) == 1
 
     # Redaction removes the description, and with it the precedent.
     done = redact_closed_cases(app.state.desk.db, after_days=0)
@@ -87,7 +90,7 @@ def test_a_decided_case_changes_the_next_answer_until_corrected_or_redacted(app_
     assert learn_from_case(app.state.desk, before["id"]) is False
     redacted = _classify(client, keys)
     assert not _cites(redacted, label)
-    assert [s["code"] for s in redacted["suggestions"]][:3] == codes[:3]
+    assert [s["code"] for s in redacted["suggestions"]] == codes  # as before the decision
 
 
 def test_a_rejected_case_teaches_nothing(app_client):
