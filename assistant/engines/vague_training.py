@@ -204,4 +204,7 @@ Decides whether a description can decide a chapter; when it cannot, the answer a
   (writes `assistant/engines/data/vague.json` and this card).
 - **Limits:** the not-vague side is rulings, reference terms and parcel descriptions; marketplace listings were not
   seen. A bare brand name is only caught when it looks like the vague terms (no tariff words, no product noun).
+  HMRC's vague terms and its trader descriptions come from the same parcel traffic ("childrens jumpsuit" is vague,
+  "100 ariel pods" is not), so at a threshold that keeps the rulings most short parcel descriptions get a question:
+  the suggestions stay ranked and cited, only the confidence is capped.
 """
