@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     max_description_chars: int = MAX_DESCRIPTION_CHARS
     max_batch_items: int = 1_000
     redact_closed_after_days: int | None = None
+    learn_from_decisions: bool = Field(default=True, description="confirmed/overridden cases become precedents")
     cors_origins: list[str] = Field(default_factory=list)
     session_secret: str | None = None
 

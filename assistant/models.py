@@ -21,6 +21,7 @@ class SourceKind(str, Enum):
     NOTE = "note"  # section / chapter / subheading / additional U.S. / statistical note
     GRI = "gri"  # General Rules of Interpretation and Additional U.S. Rules
     RULING = "ruling"  # customs ruling letter passage
+    PRECEDENT = "precedent"  # a labelled example: goods description -> code(s), with provenance (ruling, list, case)
 
 
 # ---------------------------------------------------------------- source records
@@ -196,6 +197,12 @@ class Classification(BaseModel):
     degraded_reason: str | None = None
     clarifying_question: str | None = None
     clarifying_options: list[str] = Field(default_factory=list)
+    abstained: bool = Field(default=False, description="needs more information: the description cannot decide a "
+                            "chapter, so no suggestion is confident (see clarifying_question)")
+    abstain_reason: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict, description="listing attributes used (brand, colour, "
+                                       "size, price ... are left out: they never decide a code)")
+    category: list[str] = Field(default_factory=list, description="category path leaves used, most specific first")
     status: str = "advisory"  # the API turns this into a case in pending_review
     usage: dict[str, Any] = Field(default_factory=dict, description="LLM token usage and cost, when reported")
     elapsed_ms: float | None = None

@@ -13,7 +13,8 @@ from .backends import make_embedder, make_store, store_namespace
 from .config import Settings, get_settings
 from .index.catalog import Catalog, load_catalog
 from .index.embed import Embedder
-from .index.ingest import IngestReport, ingest_groups
+from .errors import InputError
+from .index.ingest import IngestReport, ingest_groups, ingest_passages
 from .index.nomenclature import Nomenclature
 from .index.retrieve import Retriever
 from .index.status import describe
@@ -108,6 +109,35 @@ class Runtime:
             self._catalog = None  # rebuilt on next use
             self._retriever = None
         return report
+
+    def ingest_precedents(self, path: str | Path, *, source: str | None = None, jurisdiction: str | None = None,
+                          description_column: str | None = None, code_column: str | None = None,
+                          progress: bool = True) -> IngestReport:
+        """Index labelled examples (see sources/precedents.py); one file replaces what the same dataset gave before.
+
+        Codes are checked against the loaded nomenclature, so load the tariff lines first."""
+        from .sources import precedents
+
+        records = precedents.load_precedents(path, source=source, jurisdiction=jurisdiction,
+                                             description_column=description_column, code_column=code_column)
+        nomenclature = self.catalog.nomenclature
+        if not len(nomenclature):
+            raise InputError("no nomenclature is indexed: run `tariff ingest hs2022` (or `ingest hts`) first")
+        passages = precedents.to_passages(records, nomenclature)
+        if not passages:
+            raise InputError(f"none of the codes in {path} is in {nomenclature.edition}")
+        return self.index_passages(passages, source_key=f"precedents:{records[0].dataset}", progress=progress)
+
+    def index_passages(self, passages: list, *, source_key: str, progress: bool = False) -> IngestReport:
+        """Make the store hold exactly `passages` under `source_key` ([] removes the source); the next request sees it."""
+        report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self), source_key=source_key,
+                                 progress=progress)
+        if report.added or report.removed:
+            with self._lock:
+                self._catalog = None
+                self._retriever = None
+        return report
+
 
     def status(self) -> dict[str, Any]:
         """What is indexed (see index/status.py)."""

@@ -22,6 +22,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TARIFF_EMBED_CACHE_DIR", str(REPO / ".tariff" / "test-embed-cache"))
+# The session runtimes are shared by many apps and databases: one test's decision must not become a precedent that
+# changes another test's answers (tests of that feature turn it on for their own runtime).
+os.environ["TARIFF_LEARN_FROM_DECISIONS"] = "false"
 for _name in ("TARIFF_HOME", "TARIFF_CHROMA_URL", "TARIFF_COLLECTION"):
     os.environ.pop(_name, None)  # a developer's own home or Chroma server must never leak into the tests
 

@@ -8,7 +8,7 @@ import typer
 
 from . import app
 
-cases_app = typer.Typer(help="Cases: retention of stored descriptions.", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases: retention of stored descriptions, decisions as precedents.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 
 
@@ -30,6 +30,31 @@ def redact_cmd(
         raise InputError("no retention period: pass --days N or set TARIFF_REDACT_CLOSED_AFTER_DAYS")
     db = Database.open(settings)
     try:
-        typer.echo(redact_closed_cases(db, after_days=after, dry_run=dry_run).message())
+        done = redact_closed_cases(db, after_days=after, dry_run=dry_run)
+        typer.echo(done.message())
+        if done.case_ids:  # a redacted case is no longer a precedent either
+            from ..review.desk import Desk
+            from ..review.precedents import learn_from_case
+
+            desk = Desk(db=db, settings=settings)
+            for case_id in done.case_ids:
+                learn_from_case(desk, case_id)
+    finally:
+        db.dispose()
+
+
+@cases_app.command("relearn")
+def relearn_cmd() -> None:
+    """Make the precedents of officer decisions agree with the cases (after a failed index write or a restore)."""
+    from ..config import get_settings
+    from ..review.desk import Desk
+    from ..review.precedents import relearn_all
+    from ..store.db import Database
+
+    settings = get_settings()
+    db = Database.open(settings)
+    try:
+        held = relearn_all(Desk(db=db, settings=settings))
+        typer.echo(f"{held} decided case(s) are precedents")
     finally:
         db.dispose()

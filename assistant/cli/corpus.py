@@ -11,7 +11,7 @@ from . import app
 ingest_app = typer.Typer(no_args_is_help=True, help="Index an official source (re-running adds nothing new).")
 app.add_typer(ingest_app, name="ingest")
 
-KINDS = ("hts", "hs", "note", "gri", "ruling")
+KINDS = ("hts", "hs", "note", "gri", "ruling", "precedent")
 
 
 def _runtime(*, auto_ingest: bool):
@@ -64,10 +64,30 @@ def ingest_rulings(source: str = typer.Argument(..., help="CBP ruling letters (J
     _ingest("rulings", source, quiet=quiet)
 
 
+@ingest_app.command("precedents")
+def ingest_precedents(
+    source_file: str = typer.Argument(..., metavar="PATH",
+                                      help="labelled examples: JSONL (ATLAS / CBP rulings), HMRC JSON term map, or CSV"),
+    source: str = typer.Option(None, "--source", help="dataset name (default: from the file name)"),
+    jurisdiction: str = typer.Option(None, "--jurisdiction", help="us | uk (UK codes count at 6 digits only)"),
+    description_column: str = typer.Option(None, "--description-column", help="CSV: the goods description column"),
+    code_column: str = typer.Option(None, "--code-column", help="CSV: the tariff code column"),
+    quiet: bool = _QUIET,
+) -> None:
+    """Past classifications (description -> code) that vote for the codes of similar goods; re-running adds nothing."""
+    from ..runtime import Runtime
+
+    report = Runtime.open(auto_ingest=False).ingest_precedents(
+        source_file, source=source, jurisdiction=jurisdiction, description_column=description_column,
+        code_column=code_column, progress=not quiet)
+    typer.echo(f"precedents: {report.added} added, {report.unchanged} unchanged, {report.removed} removed "
+               f"({report.total} passages)")
+
+
 @app.command("search")
 def search_cmd(
     text: str = typer.Argument(..., help="what to look for"),
-    kind: list[str] = typer.Option([], "--kind", help="hts | hs | note | gri | ruling (repeatable)"),
+    kind: list[str] = typer.Option([], "--kind", help="hts | hs | note | gri | ruling | precedent (repeatable)"),
     top: int = typer.Option(10, "--top", "-k", min=1, max=100),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

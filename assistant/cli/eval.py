@@ -13,7 +13,7 @@ from ..errors import InputError
 from . import app
 
 _SUMMARY = ("hs2_top1", "hs4_top1", "hs6_top1", "hts8_top1", "hts10_top1", "hs6_top5", "hts10_top5",
-            "hts10_recall50", "hs6_recall20", "citation_valid", "ece", "acc_at_50_coverage")
+            "hts10_recall50", "hs6_recall20", "citation_valid", "ece", "acc_at_50_coverage", "abstain_rate")
 
 
 @app.command("eval")
@@ -25,6 +25,8 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as one JSON object on stdout")] = False,
     limit: Annotated[int | None, typer.Option(help="evaluate only the first N items")] = None,
     top: Annotated[int, typer.Option(help="suggestions asked of each system")] = 5,
+    cv: Annotated[Path | None, typer.Option(help="cross-validated: a `tariff train ranker` work folder; each item "
+                                                 "is scored by the fold model that never saw it")] = None,
 ) -> None:
     """Classify every item, score it at 2/4/6/8/10 digits, and write metrics.json, report.md, plots, predictions."""
     from ..evaluation.dataset import load_dataset
@@ -40,7 +42,9 @@ def eval_command(
 
     runtime = get_runtime()
     engine = (engine or runtime.settings.engine or "offline").lower()
-    run = evaluate(items, runtime=runtime, dataset=dataset, engine=engine, top=top, baselines=baselines)
+    if cv is not None and engine != "offline":
+        raise InputError("--cv scores the offline engine's ranker; use --engine offline")
+    run = evaluate(items, runtime=runtime, dataset=dataset, engine=engine, top=top, baselines=baselines, cv=cv)
     metrics = run.metrics()
     out_dir = out or default_out_dir(dataset, engine)
     paths = write_run(run, out_dir, metrics=metrics)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..models import Classification
 from . import registry
 from .base import Engine
 from .evidence import Evidence, ScoredLine
+from .precedents import follow_decided_case
+from .query import category_leaves, listing_facts, with_listing
+from .vague import apply_vagueness
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -36,12 +40,30 @@ def classify(
     description: str,
     *,
     context: list[str] | None = None,
+    attributes: Mapping[str, object] | None = None,
+    category: str | Iterable[str] | None = None,
     engine: str | None = None,
     top: int = 5,
     runtime: Runtime | None = None,
 ) -> Classification:
-    """Ranked, cited code suggestions for a product description. Advisory: an officer must decide."""
-    return get_engine(engine, runtime=runtime).classify(description, context=context, top=top)
+    """Ranked, cited code suggestions for a product description (and a listing's attributes and category).
+
+    Advisory: an officer must decide. When the description cannot decide a chapter the answer says it needs more
+    information (`abstained`, a clarifying question, confidences capped)."""
+    text, facts = with_listing(description, context, attributes=attributes, category=category)
+    if not text.strip():
+        text = description  # nothing but marketing words: let the engine see (and the vague detector judge) them
+    engine_obj = get_engine(engine, runtime=runtime)
+    result = engine_obj.classify(text, context=facts or None, top=top)
+    kept, _ = listing_facts(attributes)
+    result = result.model_copy(update={
+        "description": result.description if text == description.strip() else description.strip(),
+        "context": [c for c in context or [] if c and c.strip()] if (attributes or category) else result.context,
+        "attributes": kept, "category": list(category_leaves(category)),
+    })
+    searched = ". ".join([text, *facts])
+    result = follow_decided_case(result, engine_obj.runtime, searched)
+    return apply_vagueness(result, searched)
 
 
 __all__ = ["Engine", "Evidence", "ScoredLine", "classify", "get_engine"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import prompts
@@ -16,6 +16,7 @@ from .evidence import Evidence
 from .llm_output import RESPONSE_FORMAT, RationaleTap, Usage, clarification, confidence, parse_answer, resolve_code
 from .llm_prompt import PROMPT_CANDIDATES, Prompt, clip, message, messages_of
 from .offline import check_description
+from .query import with_listing
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -46,8 +47,13 @@ class LLMEngine:
 
     # ------------------------------------------------------------ public
 
-    def classify(self, description: str, *, context: list[str] | None = None, top: int = 5) -> Classification:
-        """Validated suggestions with citations; a degraded offline answer (saying why) when the LLM fails."""
+    def classify(self, description: str, *, context: list[str] | None = None,
+                 attributes: Mapping[str, object] | None = None, category: str | Iterable[str] | None = None,
+                 top: int = 5) -> Classification:
+        """Validated suggestions with citations; a degraded offline answer (saying why) when the LLM fails.
+
+        A listing's decisive attributes and category leaves reach the prompt as follow-up facts."""
+        description, context = with_listing(description, context, attributes=attributes, category=category)
         *_, last = self._start(description, context, top, streaming=False)
         return last["classification"]
 

@@ -1,26 +1,28 @@
-"""The offline engine: hybrid retrieval over tariff lines, evidence aggregated along the hierarchy, no LLM.
+"""The offline engine: retrieval over tariff lines, HS 2022, rulings and precedents, then a learned ranker; no LLM.
 
-How a request is ranked (weights in `params.json`, tuned on the ATLAS dev split only):
-1. Tariff lines are scored by dense similarity and BM25 over their full text (ancestors included).
-2. Evidence is aggregated up the hierarchy: every line, subheading and heading hit lifts the lines
-   under it, so a strong heading match brings in its "Other" lines that never matched on their own.
-3. HS 2022 descriptions score each 6-digit subheading and heading a second time (a second wording).
-4. Retrieved rulings vote for the codes they assigned (precedents).
-5. Legal notes are applied where they can be: a chapter or heading excluded by a "does not cover"
-   note that matches the description is demoted, and the note is cited.
-6. Scores become calibrated confidences (temperature softmax fitted on the dev split).
+How a request is ranked:
+1. Tariff lines are retrieved by dense similarity (raw and thesaurus-expanded query) and BM25 over their full text;
+   HS 2022 subheadings, the ruling letters and the precedents (labelled examples) are retrieved too.
+2. Candidates are every line of the best headings of each signal (so a strong heading match or a precedent
+   vote brings in its "Other" lines that never matched on their own), and of headings a legal note sends the goods to.
+3. Each candidate gets one feature row (features.py: evidence at line, subheading, heading and chapter level,
+   precedent votes, the code prior, note exclusions, stated-fact contradictions, the line's shape).
+4. The ranker (ranker.py, trained by `tariff train ranker` with grouped cross-validation) scores the rows;
+   confidences are a softmax at a temperature fitted on out-of-fold scores.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..codes import format_code
 from ..config import MAX_DESCRIPTION_CHARS
@@ -30,38 +32,44 @@ from ..sources.prior import CodePrior
 from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import clarifying_question, contradictions, stated_facts
-from .query import build_query
+from .features import FEATURES, INDEX, PrecedentVote, Signals, feature_row
+from .precedents import retrieve_precedents
+from .query import Query, build_query, with_listing, words
+from .ranker import Ranker, packaged_ranker
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
     from ..runtime import Runtime
 
 
-@lru_cache(maxsize=1)
-def default_params() -> dict[str, float]:
-    text = resources.files(__package__).joinpath("data/params.json").read_text(encoding="utf-8")
-    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+# Retrieval depths (plain constants: how much is fetched, not how it is weighed).
+LINE_K = 300  # tariff lines fetched by each of dense (raw and expanded query) and BM25
+HS_K = 100  # HS 2022 subheadings/headings
+RULING_K = 8  # ruling letters
+PRECEDENT_FETCH = 60  # precedents fetched (some may be left out: cross-validation)
+PRECEDENT_K = 30  # precedents that vote
+HEADINGS_PER_SIGNAL = 10  # the best headings of each signal become candidates (all their lines)
+NOTE_CHAPTERS = 4  # chapters whose notes are checked for exclusions
+SOFTMAX_K = 50  # candidates the confidences are shared among
+EVIDENCE_K = 100  # ranked candidates kept in the Evidence (what the LLM engine and the candidate list see)
 
 
-def _best_by(hits: list, digits: int, weight: float, *, normalise: bool = False) -> dict[str, float]:
-    """Best score per code prefix of `digits` (0: the whole code), weighted; BM25 scaled to [0, 1] by the best."""
-    out: dict[str, float] = {}
-    if not hits or not weight:
-        return out
+def _best_by_prefix(hits: list, *, normalise: bool = False, into: dict[str, float] | None = None,
+                    levels: tuple[int, ...] = (0, 6, 4, 2)) -> dict[str, float]:
+    """Best score per code and per prefix of 6/4/2 digits; BM25 scaled to [0, 1] by the request's best."""
+    out: dict[str, float] = {} if into is None else into
     raw = [(h.passage.codes[0], (h.lexical_score if h.lexical_score is not None else h.dense_score) or 0.0)
            for h in hits if h.passage.codes]
     top = max((s for _, s in raw), default=0.0) if normalise else 1.0
     for code, score in raw:
-        key = code[:digits] if digits else code
-        value = weight * max(score, 0.0) / (top if top > 0 else 1.0)
-        if value > out.get(key, 0.0):
-            out[key] = value
+        value = max(score, 0.0) / (top if top > 0 else 1.0)
+        for n in levels:
+            key = code[:n] if n else code
+            if n and len(code) < n:
+                continue
+            if value > out.get(key, 0.0):
+                out[key] = value
     return out
-
-
-def _add(into: dict[str, float], more: dict[str, float]) -> None:
-    for key, value in more.items():
-        into[key] = into.get(key, 0.0) + value
 
 
 def check_description(description: str, *, limit: int = MAX_DESCRIPTION_CHARS) -> str:
@@ -75,120 +83,48 @@ def check_description(description: str, *, limit: int = MAX_DESCRIPTION_CHARS) -
 
 
 class OfflineEngine:
-    """Retrieval + evidence ranking; the default engine and the LLM engine's fallback."""
+    """Retrieval + a learned ranker over the evidence; the default engine and the LLM engine's fallback."""
 
     name = "offline"
 
-    def __init__(self, runtime: Runtime, *, params: dict[str, float] | None = None):
+    def __init__(self, runtime: Runtime, *, ranker: Ranker | None = None,
+                 leave_out: Callable[[PrecedentVote], bool] | None = None):
         self.runtime = runtime
-        self.params = {**default_params(), **(params or {})}
+        self.ranker = ranker if ranker is not None else packaged_ranker()
+        # Cross-validation: precedents this returns True for are never retrieved (the item's own fold).
+        self.leave_out = leave_out
 
     # ------------------------------------------------------------------ evidence
 
     def gather(self, description: str, *, context: list[str] | None = None) -> Evidence:
-        """Retrieve and rank candidate lines with the passages behind them."""
-        p = self.params
-        catalog = self.runtime.catalog
-        nomen = catalog.nomenclature
-        retriever = self.runtime.retriever
-        line_kind = SourceKind.HS if nomen.edition.startswith("HS") else SourceKind.HTS
+        """Retrieve the evidence, build a feature row per candidate line and rank them with the learned ranker."""
         q = build_query(description, context)
-        prior = self._prior()
-
-        k = int(p["line_k"])
-        dense_raw = retriever.dense(q.text, kinds=[line_kind], top=k)
-        dense_exp = dense_raw if q.expanded == q.text else retriever.dense(q.expanded, kinds=[line_kind], top=k)
-        lexical = retriever.lexical(q.expanded, kinds=[line_kind], top=k)
-        passages: dict[str, Passage] = {}
-        for h in (*lexical, *dense_exp, *dense_raw):
-            passages[h.passage.codes[0]] = h.passage
-
-        # Evidence per node of the hierarchy: the best score of any passage in its subtree.
-        head = _best_by(dense_raw, 4, p["h_dense"])
-        _add(head, _best_by(dense_exp, 4, p["h_dense_exp"]))
-        _add(head, _best_by(lexical, 4, p["h_lexical"], normalise=True))
-        line_dense = _best_by(dense_exp, 0, 1.0)
-        line_lex = _best_by(lexical, 0, 1.0, normalise=True)
-        sub_dense = _best_by(dense_exp, 6, 1.0)
-
-        # A second wording of each HS subheading/heading (only when the national lines are loaded).
-        hs_sub: dict[str, float] = {}
-        hs_passages: dict[str, Passage] = {}
-        if line_kind is SourceKind.HTS and catalog.hs is not None:
-            hs_hits = retriever.dense(q.text, kinds=[SourceKind.HS], top=int(p["hs_k"]))
-            hs_passages = {h.passage.codes[0]: h.passage for h in hs_hits}
-            hs_sub = _best_by(hs_hits, 6, 1.0)
-            _add(head, _best_by(hs_hits, 4, p["h_hs"]))
-
-        # Precedents: retrieved rulings vote for the headings and lines they assigned.
-        rulings = retriever.dense(q.text, kinds=[SourceKind.RULING], top=int(p["ruling_k"]))
-        ruling_vote: dict[str, float] = defaultdict(float)
-        ruling_by_head: dict[str, list[Passage]] = defaultdict(list)
-        for h in rulings:
-            sim = max(h.dense_score or 0.0, 0.0)
-            if sim < p["ruling_min_sim"]:
-                continue
-            for code in h.passage.codes:
-                for key in (code[:4], code):
-                    ruling_vote[key] = max(ruling_vote[key], sim)
-                if h.passage not in ruling_by_head[code[:4]]:
-                    ruling_by_head[code[:4]].append(h.passage)
-        for h4 in [c for c in ruling_vote if len(c) == 4]:
-            head[h4] = head.get(h4, 0.0) + p["h_ruling"] * ruling_vote[h4]
-        if prior is not None:
-            for h4 in head:
-                head[h4] += p["h_prior"] * prior.log_prob(h4)
-
-        top_heads = sorted(head, key=head.get, reverse=True)[: int(p["heading_k"])]
-        facts = stated_facts(q.text)
+        signals, found = self.collect(q)
+        signals = self.keep_precedents(signals)
+        for v in signals.precedents:  # only the precedents that voted are evidence (never a left-out one)
+            bucket = found.precedents.setdefault(v.code[:6], [])
+            passage = found.precedent_passages[(v.dataset, v.item_id)]
+            if passage not in bucket:
+                bucket.append(passage)
+        leaves, X = self.candidate_rows(q, signals)
+        scores = self.score(X)
+        # A note that excludes the goods from one chapter and sends them to a heading is evidence for that heading.
+        sending = {n.label: n for ch in signals.excluded for n in self.runtime.catalog.notes_for_chapter(ch)}
         scored: list[ScoredLine] = []
-        for h4 in top_heads:
-            for leaf in self._leaves_under(h4):
-                code = leaf.code
-                own_d, own_l = line_dense.get(code, 0.0), line_lex.get(code, 0.0)
-                s = (
-                    head[h4]
-                    + p["l_dense"] * own_d
-                    + p["l_lexical"] * own_l
-                    + p["l_sub"] * sub_dense.get(code[:6], 0.0)
-                    + p["l_hs"] * hs_sub.get(code[:6], 0.0)
-                    + p["l_ruling"] * ruling_vote.get(code, 0.0)
-                    + (p["l_prior"] * prior.log_prob(code) if prior is not None else 0.0)
-                )
-                ev = [passages[c] for c in (code, *reversed(leaf.ancestors)) if c in passages][:3]
-                if code[:6] in hs_passages:
-                    ev.append(hs_passages[code[:6]])
-                ev.extend(ruling_by_head.get(h4, [])[:2])
-                reasons = [f"heading {h4} is among the best matches ({head[h4]:.2f})"]
-                if own_d or own_l:
-                    reasons.append(f"the line itself matched (dense {own_d:.2f}, lexical {own_l:.2f})")
-                if hs_sub.get(code[:6]):
-                    reasons.append(f"HS 2022 subheading {format_code(code[:6])} matched ({hs_sub[code[:6]]:.2f})")
-                if ruling_vote.get(h4):
-                    reasons.append(f"a retrieved ruling classified similar goods in heading {h4}")
-                if prior is not None and prior.log_prob(code) > prior.log_prob("0000000000"):
-                    reasons.append("rulings have used this line before")
-                for clash in contradictions(q.text, leaf.full_text(), said=facts) if facts else ():
-                    s -= p["contradiction_penalty"]
-                    reasons.append(f"demoted: {clash}")
-                scored.append(ScoredLine(line=leaf, score=s, evidence=ev, reasons=reasons))
-
-        scored.sort(key=lambda c: c.score, reverse=True)
-        notes = self._notes_for(scored[: int(p["notes_for_top"])])
-        best_before = scored[0].score if scored else 0.0
-        excluded, redirected = apply_exclusions(q.text, scored, notes, penalty=p["exclusion_penalty"])
-        have = {c.line.code for c in scored}
-        by_label = {n.label: n for n in notes}
-        for h4, label in redirected.items():
-            # The note sends the goods to another heading: its lines come in at the level the excluded ones had.
-            for leaf in self._leaves_under(h4):
-                if leaf.code in have:
-                    continue
-                line_p = catalog.line_passage(leaf.code)
-                ev = [x for x in (line_p, by_label.get(label)) if x is not None]
-                scored.append(ScoredLine(line=leaf, score=best_before + p["l_dense"] * line_dense.get(leaf.code, 0.0),
-                                         evidence=ev, reasons=[f"{label} sends such goods to heading {h4}"]))
-        scored.sort(key=lambda c: c.score, reverse=True)
+        # Best first, ties broken by code (never by order of retrieval); only the best EVIDENCE_K are kept.
+        for i in np.lexsort((np.array([ln.code for ln in leaves]), -scores))[:EVIDENCE_K] if len(leaves) else ():
+            leaf, row, code = leaves[i], X[i], leaves[i].code
+            ev = [found.lines[c] for c in (code, *reversed(leaf.ancestors)) if c in found.lines][:3]
+            if code[:6] in found.hs:
+                ev.append(found.hs[code[:6]])
+            ev.extend(found.precedents.get(code[:6], [])[:2])
+            ev.extend(found.rulings_by_head.get(code[:4], [])[:2])
+            if signals.redirected.get(code[:4]) in sending:
+                ev.insert(1, sending[signals.redirected[code[:4]]])
+            scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
+                                     reasons=_reasons(code, row, signals)))
+        notes = self._notes_for(scored[:10])
+        excluded = dict(signals.excluded)
         for c in scored[:20]:
             c.notes = [n for n in notes if (n.chapter == c.line.chapter or c.line.chapter in n.meta.get("chapters", ()))
                        and n.label not in excluded.values()][:2]
@@ -196,32 +132,132 @@ class OfflineEngine:
             query=q.text,
             candidates=scored,
             notes=notes,
-            gris=list(catalog.gris),
-            rulings=[h.passage for h in rulings],
+            gris=list(self.runtime.catalog.gris),
+            rulings=found.rulings,
             excluded=excluded,
         )
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """The ranker's scores; without a trained ranker, the line's and its heading's dense similarity."""
+        if self.ranker is None:
+            return X[:, INDEX["dense_line"]] + X[:, INDEX["dense_4"]] if len(X) else np.zeros(0)
+        return self.ranker.predict(X)
+
+    def collect(self, q: Query) -> tuple[Signals, Found]:
+        """Everything retrieval finds for the query: the signals per code prefix and the passages behind them."""
+        catalog = self.runtime.catalog
+        retriever = self.runtime.retriever
+        line_kind = SourceKind.HS if catalog.nomenclature.edition.startswith("HS") else SourceKind.HTS
+        retriever.embed_queries([q.text, q.expanded])  # one model call for both forms
+        dense_raw = retriever.dense(q.text, kinds=[line_kind], top=LINE_K)
+        dense_exp = dense_raw if q.expanded == q.text else retriever.dense(q.expanded, kinds=[line_kind], top=LINE_K)
+        lexical = retriever.lexical(q.expanded, kinds=[line_kind], top=LINE_K)
+        found = Found()
+        for h in (*lexical, *dense_exp, *dense_raw):
+            found.lines[h.passage.codes[0]] = h.passage
+        hs: dict[str, float] = {}
+        if line_kind is SourceKind.HTS and catalog.hs is not None:
+            hs_hits = retriever.dense(q.text, kinds=[SourceKind.HS], top=HS_K)
+            found.hs = {h.passage.codes[0]: h.passage for h in hs_hits}
+            hs = _best_by_prefix(hs_hits, levels=(6, 4))
+        ruling: dict[str, float] = {}
+        ruling_hits = retriever.dense(q.text, kinds=[SourceKind.RULING], top=RULING_K)
+        found.rulings = [h.passage for h in ruling_hits]
+        for h in ruling_hits:
+            sim = max(h.dense_score or 0.0, 0.0)
+            for code in h.passage.codes:
+                for key in (code[:4], code):
+                    ruling[key] = max(ruling.get(key, 0.0), sim)
+                found.rulings_by_head.setdefault(code[:4], [])
+                if h.passage not in found.rulings_by_head[code[:4]]:
+                    found.rulings_by_head[code[:4]].append(h.passage)
+        votes: list[PrecedentVote] = []
+        for h in retrieve_precedents(self.runtime, q.text, top=PRECEDENT_FETCH):
+            for code in h.codes:
+                votes.append(PrecedentVote(code=code, similarity=h.similarity, dataset=h.dataset, item_id=h.item_id))
+            found.precedent_passages[(h.dataset, h.item_id)] = h.passage
+        signals = Signals(
+            query_words=len(words(q.text)),
+            dense=_best_by_prefix(dense_raw),
+            dense_exp=_best_by_prefix(dense_exp),
+            lexical=_best_by_prefix(lexical, normalise=True),
+            hs=hs,
+            ruling=ruling,
+            precedents=votes,
+            prior=self._prior(),
+        )
+        return signals, found
+
+    def keep_precedents(self, signals: Signals) -> Signals:
+        """The precedents that may vote: those not left out (cross-validation), best PRECEDENT_K."""
+        votes = [v for v in signals.precedents if self.leave_out is None or not self.leave_out(v)]
+        return replace(signals, precedents=votes[:PRECEDENT_K])
+
+    def candidate_rows(self, q: Query, signals: Signals) -> tuple[list[TariffLine], np.ndarray]:
+        """The candidate lines (every line of the best headings of each signal, and of headings notes send the
+        goods to) and their feature rows. Fills in `signals.headings`, `.excluded` and `.redirected`."""
+        stats = signals.precedent_stats
+        per_signal = [
+            _top_headings(signals.dense), _top_headings(signals.dense_exp), _top_headings(signals.lexical),
+            _top_headings(signals.hs), _top_headings({k: v[1] for k, v in stats.items()}),
+            sorted(k for k in signals.ruling if len(k) == 4),
+        ]
+        index = self._leaf_index()
+        headings: list[str] = []
+        for rank in range(HEADINGS_PER_SIGNAL):  # interleaved, so the first headings are each signal's best
+            for found in per_signal:
+                if rank < len(found) and found[rank] not in headings and found[rank] in index:
+                    headings.append(found[rank])
+        excluded, redirected = self._exclusions(q.text, headings)
+        headings += [h for h in sorted(redirected) if h not in headings and h in index]
+        signals.headings = headings
+        signals.excluded = excluded
+        signals.redirected = redirected
+        signals.__dict__.pop("heading_ranks", None)  # a cached view of the headings just set
+        counts = self._leaf_counts()
+        said = stated_facts(q.text)
+        texts = self._leaf_texts() if said else {}
+        leaves: list[TariffLine] = []
+        rows: list[list[float]] = []
+        for h4 in headings:
+            under = index[h4]
+            order = sorted(under, key=lambda ln: (-signals.dense.get(ln.code, 0.0), ln.code))
+            line_rank = {ln.code: i for i, ln in enumerate(order, start=1)}
+            for leaf in under:
+                clashes = len(contradictions(q.text, texts[leaf.code], said=said)) if said else 0
+                leaves.append(leaf)
+                rows.append(feature_row(leaf, signals, leaves_in=counts, line_rank=line_rank[leaf.code],
+                                        contradictions=clashes))
+        X = np.asarray(rows, dtype=np.float64) if rows else np.zeros((0, len(FEATURES)))
+        return leaves, X
+
+    def _exclusions(self, query: str, headings: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Chapters a matching "does not cover" note of the first candidate chapters excludes, and where it sends them."""
+        chapters: list[str] = []
+        for h in headings:
+            if h[:2] not in chapters:
+                chapters.append(h[:2])
+        notes = {n.id: n for ch in chapters[:NOTE_CHAPTERS] for n in self.runtime.catalog.notes_for_chapter(ch)}
+        return apply_exclusions(query, [], list(notes.values()), penalty=0.0)
 
     def _prior(self) -> CodePrior | None:
         """The code-frequency prior under TARIFF_HOME, reloaded when the file changes."""
         path = self.runtime.settings.home / "prior.json"
-        stamp = path.stat().st_mtime if path.exists() else None
-        if stamp != getattr(self, "_prior_stamp", "unset"):
-            self._prior_stamp = stamp
-            self._prior_value = CodePrior.load(self.runtime.settings.home) if stamp else None
-        return self._prior_value
+        return _load_prior(str(path), path.stat().st_mtime if path.exists() else None)
 
     def _leaves_under(self, heading: str) -> list[TariffLine]:
         return self._leaf_index().get(heading, [])
 
-    @lru_cache(maxsize=4)  # noqa: B019 - one engine per runtime; the index is tied to its nomenclature
-    def _leaf_index_for(self, snapshot: str) -> dict[str, list[TariffLine]]:
-        index: dict[str, list[TariffLine]] = defaultdict(list)
-        for leaf in self.runtime.catalog.nomenclature.leaves():
-            index[leaf.code[:4]].append(leaf)
-        return dict(index)
-
     def _leaf_index(self) -> dict[str, list[TariffLine]]:
-        return self._leaf_index_for(self.runtime.catalog.snapshot)
+        return _leaf_tables(self.runtime.catalog)[0]
+
+    def _leaf_counts(self) -> dict[str, int]:
+        """Number of leaf lines under each heading and subheading."""
+        return _leaf_tables(self.runtime.catalog)[1]
+
+    def _leaf_texts(self) -> dict[str, str]:
+        """Each leaf's full text (with its ancestors), which stated-fact contradictions are checked against."""
+        return _leaf_tables(self.runtime.catalog)[2]
 
     def _notes_for(self, top: list[ScoredLine]) -> list[Passage]:
         catalog = self.runtime.catalog
@@ -237,9 +273,14 @@ class OfflineEngine:
 
     # ------------------------------------------------------------------ answer
 
-    def classify(self, description: str, *, context: list[str] | None = None, top: int = 5) -> Classification:
-        """Rank the candidates and return the top `top` suggestions with calibrated confidences and citations."""
+    def classify(self, description: str, *, context: list[str] | None = None,
+                 attributes: Mapping[str, object] | None = None, category: str | Iterable[str] | None = None,
+                 top: int = 5) -> Classification:
+        """Rank the candidates and return the top `top` suggestions with calibrated confidences and citations.
+
+        A listing's decisive attributes and category leaves are searched as follow-up facts (query.with_listing)."""
         started = time.perf_counter()
+        description, context = with_listing(description, context, attributes=attributes, category=category)
         description = check_description(description)
         top = max(1, min(int(top), 50))
         ev = self.gather(description, context=context)
@@ -248,10 +289,11 @@ class OfflineEngine:
     def answer(self, description: str, ev: Evidence, *, context: list[str] | None, top: int,
                started: float | None = None) -> Classification:
         catalog = self.runtime.catalog
-        best = _diversify(ev.candidates, top) if self.params.get("diversify_suggestions") else ev.candidates[:top]
-        pool = ev.candidates[: int(self.params["softmax_k"])]
-        probs = dict(zip((c.line.code for c in pool),
-                         calibrate([c.score for c in pool], temperature=self.params["temperature"])))
+        best = _diversify(ev.candidates, top)
+        pool = ev.candidates[:SOFTMAX_K]
+        shares = (self.ranker.probabilities([c.score for c in pool]) if self.ranker is not None
+                  else calibrate([c.score for c in pool], temperature=1.0))
+        probs = dict(zip((c.line.code for c in pool), shares))
         suggestions = []
         for c in best:
             suggestions.append(
@@ -289,13 +331,74 @@ class OfflineEngine:
 
 
 def calibrate(scores: list[float], *, temperature: float) -> list[float]:
-    """Softmax over the candidates' scores with a temperature fitted on the dev split (eval/tune_offline.py --fit-temperature)."""
+    """Softmax over the candidates' scores (the ranker's own temperature is fitted on out-of-fold scores)."""
     if not scores:
         return []
     top = max(scores)
     exps = [math.exp((s - top) / max(temperature, 1e-6)) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+@lru_cache(maxsize=4)
+def _load_prior(path: str, stamp: float | None) -> CodePrior | None:
+    """The prior file as of its modification time (shared by every engine on that home)."""
+    return CodePrior.load(Path(path).parent) if stamp is not None else None
+
+
+@lru_cache(maxsize=4)
+def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[str, int], dict[str, str]]:
+    """Per catalog snapshot (shared by every engine on it): leaves by heading, leaf counts by heading and
+    subheading, and each leaf's full text."""
+    index: dict[str, list[TariffLine]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    texts: dict[str, str] = {}
+    for leaf in catalog.nomenclature.leaves():
+        index[leaf.code[:4]].append(leaf)
+        counts[leaf.code[:4]] += 1
+        counts[leaf.code[:6]] += 1
+        texts[leaf.code] = leaf.full_text()
+    return dict(index), dict(counts), texts
+
+
+@dataclass
+class Found:
+    """The passages behind the signals, for evidence and citations."""
+
+    lines: dict[str, Passage] = field(default_factory=dict)  # code -> its line passage (retrieved lines only)
+    hs: dict[str, Passage] = field(default_factory=dict)  # HS 2022 code -> passage
+    rulings: list[Passage] = field(default_factory=list)
+    rulings_by_head: dict[str, list[Passage]] = field(default_factory=dict)
+    precedents: dict[str, list[Passage]] = field(default_factory=dict)  # subheading -> precedents assigning it
+    precedent_passages: dict[tuple[str, str], Passage] = field(default_factory=dict)  # (dataset, item id) -> passage
+
+
+def _top_headings(scores: dict[str, float]) -> list[str]:
+    """The best HEADINGS_PER_SIGNAL headings of one signal (ties by code)."""
+    heads = [(v, k) for k, v in scores.items() if len(k) == 4 and v > 0]
+    heads.sort(key=lambda t: (-t[0], t[1]))
+    return [k for _, k in heads[:HEADINGS_PER_SIGNAL]]
+
+
+def _reasons(code: str, row: np.ndarray, s: Signals) -> list[str]:
+    """What lifted the line, in tariff words (scores only as figures in brackets)."""
+    f = {name: row[i] for name, i in INDEX.items()}
+    out = [f"heading {code[:4]} matched the description (similarity {f['dense_4']:.2f})"]
+    if f["dense_line"] or f["lex_line"]:
+        out.append(f"the line itself matched (dense {f['dense_line']:.2f}, lexical {f['lex_line']:.2f})")
+    if f["hs_6"]:
+        out.append(f"HS 2022 subheading {format_code(code[:6])} matched ({f['hs_6']:.2f})")
+    if f["prec_6_count"]:
+        out.append(f"{int(f['prec_6_count'])} similar past classification(s) used subheading {format_code(code[:6])}")
+    if f["ruling_4"]:
+        out.append(f"a retrieved ruling classified similar goods in heading {code[:4]}")
+    if f["redirected"]:
+        out.append(f"a legal note sends such goods to heading {code[:4]}")
+    if f["excluded"]:
+        out.append(f"demoted: a legal note excludes such goods from chapter {code[:2]}")
+    if f["contradictions"]:
+        out.append("demoted: the line contradicts a stated fact")
+    return out
 
 
 def _diversify(candidates: list[ScoredLine], top: int) -> list[ScoredLine]:

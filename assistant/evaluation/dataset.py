@@ -1,4 +1,7 @@
-"""Evaluation datasets: JSONL, one {"id", "description", "gold_codes"} object a line (other fields ignored)."""
+"""Evaluation datasets: JSONL, one {"id", "description", "gold_codes"} object a line (other fields ignored).
+
+Listings may also carry `title` (used as the description when there is none, else put before it), `attributes`
+(an object of name -> value) and `category` (a path string "Apparel > T-shirts" or a list)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 
@@ -19,6 +23,17 @@ class EvalItem:
     id: str
     description: str
     gold_codes: tuple[str, ...]  # digits, 6, 8 or 10 of them; scored at their own length
+    attributes: dict[str, Any] | None = None  # listing attributes, name -> value
+    category: tuple[str, ...] | None = None  # listing category path, outermost first
+
+    def listing(self) -> dict[str, Any]:
+        """The keyword arguments `classify` takes for a listing ({} for a plain description)."""
+        out: dict[str, Any] = {}
+        if self.attributes:
+            out["attributes"] = self.attributes
+        if self.category:
+            out["category"] = list(self.category)
+        return out
 
     @property
     def gold(self) -> str:
@@ -50,9 +65,24 @@ def parse_item(line: str, where: str) -> EvalItem:
         raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    description = record.get("description")
-    if not isinstance(description, str) or not description.strip():
-        raise InputError(f"{where}: missing or empty 'description'")
+    description, title = record.get("description"), record.get("title")
+    if title is not None and not isinstance(title, str):
+        raise InputError(f"{where}: 'title' must be a string")
+    if description is not None and not isinstance(description, str):
+        raise InputError(f"{where}: 'description' must be a string")
+    title, description = (title or "").strip(), (description or "").strip()
+    if title and title.lower() not in description.lower():
+        description = f"{title}. {description}" if description else title
+    if not description:
+        raise InputError(f"{where}: missing or empty 'description' (or 'title')")
+    attributes = record.get("attributes")
+    if attributes is not None and (not isinstance(attributes, dict)
+                                   or not all(isinstance(k, str) for k in attributes)):
+        raise InputError(f"{where}: 'attributes' must be an object of name -> value")
+    category = record.get("category")
+    if category is not None and not (isinstance(category, str) or (
+            isinstance(category, list) and all(isinstance(c, str) for c in category))):
+        raise InputError(f"{where}: 'category' must be a path string or a list of strings")
     gold = record.get("gold_codes")
     if isinstance(gold, str):
         gold = [gold]
@@ -62,7 +92,10 @@ def parse_item(line: str, where: str) -> EvalItem:
     ident = record.get("id")
     if ident is None or not str(ident).strip():
         raise InputError(f"{where}: missing 'id'")
-    return EvalItem(id=str(ident), description=description.strip(), gold_codes=codes)
+    from ..engines.query import split_category
+
+    return EvalItem(id=str(ident), description=description, gold_codes=codes, attributes=attributes or None,
+                    category=tuple(split_category(category)) or None)
 
 
 def load_dataset(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:

@@ -37,6 +37,7 @@ class ItemOutcome:
     gold_is_line: tuple[bool, ...] = ()  # per gold: a 10-digit gold that is a line of the nomenclature
     gold6_is_line: tuple[bool, ...] = ()  # per gold: some line of the nomenclature has its 6-digit prefix
     clarifying: bool = False
+    abstained: bool = False  # answered "needs more information" (suggestions kept, none confident)
     degraded: bool = False
     latency_ms: float = 0.0
     usage: dict[str, Any] = field(default_factory=dict)
@@ -150,10 +151,12 @@ def citations(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
 
 
 def behaviour(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
-    """Abstentions (no suggestion), clarifying questions, degraded answers and errors."""
+    """Abstentions (no suggestion; or "needs more information": abstain_rate), clarifying questions, degraded
+    answers and errors."""
     n = len(outcomes) or 1
     return {
         "abstention_rate": sum(not o.codes for o in outcomes) / n,
+        "abstain_rate": sum(o.abstained for o in outcomes) / n,
         "clarifying_rate": sum(o.clarifying for o in outcomes) / n,
         "degraded_rate": sum(o.degraded for o in outcomes) / n,
         "errors": sum(o.error is not None for o in outcomes),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engines.precedents import excluding
 from ..errors import AssistantError
 from ..models import Classification
 from .baselines import RANK_CONFIDENCE, line_kind, make_baselines, snapshot_of
@@ -62,6 +63,7 @@ class Checker:
             gold_is_line=tuple(len(g) == 10 and g in self.nomenclature for g in item.gold_codes),
             gold6_is_line=tuple(g[:6] in self.prefixes6 for g in item.gold_codes),
             clarifying=bool(result and result.clarifying_question),
+            abstained=bool(result and result.abstained),
             degraded=bool(result and result.degraded),
             latency_ms=latency_ms,
             usage=dict(result.usage) if result and result.usage else {},
@@ -139,7 +141,10 @@ def run_system(
     for index, item in enumerate(bar):
         t0 = time.perf_counter()
         try:
-            result, error = classify(item.description), None
+            # An item is never answered by its own precedent when its dataset is also indexed as precedents.
+            with excluding({(None, item.id)}):
+                listing = item.listing()  # a marketplace listing's attributes and category, when the item has them
+                result, error = (classify(item.description, **listing) if listing else classify(item.description)), None
         except AssistantError as exc:
             if index == 0:
                 raise
@@ -163,6 +168,9 @@ def warm_up(runtime: Any) -> None:
         classify(WARM_UP_TEXT, engine="offline", top=1, runtime=runtime)
     except AssistantError:  # a problem worth reporting shows up again on the first timed item
         pass
+    import gc
+
+    gc.freeze()  # the catalog and the engine's tables are long-lived: the collector need not rescan them per item
 
 
 def evaluate(
@@ -174,16 +182,29 @@ def evaluate(
     top: int = 5,
     baselines: bool = False,
     progress: bool = True,
+    cv: Path | None = None,
 ) -> EvalRun:
-    """Run `engine` (through `assistant.engines.classify`) and optionally the baselines on the same items."""
+    """Run `engine` (through `assistant.engines.classify`) and optionally the baselines on the same items; with `cv`
+    (a `tariff train ranker` work folder) the offline engine scores each item with the fold model that never saw it."""
     from ..engines import classify
 
     checker = Checker(runtime)
     warm_up(runtime)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if cv is not None:
+        from .crossval import FoldScorer
+
+        scorer = FoldScorer(runtime, cv)
+        from ..engines.vague import apply_vagueness
+
+        def system(text: str, **listing: Any) -> Classification:
+            whole = listing_text(text, **listing)
+            return apply_vagueness(scorer.classify(whole, top=top), whole)
+    else:
+        system = lambda text, **listing: classify(text, engine=engine, top=top, runtime=runtime, **listing)  # noqa: E731
     engine_run = run_system(
-        engine,
-        lambda text: classify(text, engine=engine, top=top, runtime=runtime),
+        engine if cv is None else f"{engine}-cv",
+        system,
         items,
         checker,
         progress=progress,
@@ -193,7 +214,7 @@ def evaluate(
         for baseline in make_baselines(runtime):
             run = run_system(
                 baseline.name,
-                lambda text, b=baseline: b.classify(text, top=top),
+                lambda text, b=baseline, **listing: b.classify(listing_text(text, **listing), top=top),
                 items,
                 checker,
                 progress=progress,
@@ -211,3 +232,11 @@ def evaluate(
         top=top,
         started=started,
     )
+
+
+def listing_text(description: str, *, attributes: dict | None = None, category: list[str] | None = None) -> str:
+    """A listing as one text, for systems that take nothing else (the baselines)."""
+    from ..engines.query import with_listing
+
+    head, facts = with_listing(description, attributes=attributes, category=category)
+    return ". ".join([head, *facts])

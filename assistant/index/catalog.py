@@ -18,7 +18,7 @@ from .vectorstore import VectorStore, snapshot_of
 
 log = logging.getLogger(__name__)
 
-CATALOG_VERSION = 1  # bump when the pickled layout changes
+CATALOG_VERSION = 2  # bump when the pickled layout changes
 _NOTE_KIND_ORDER = {"note": 0, "subheading_note": 1, "additional_us_note": 2, "statistical_note": 3}
 
 

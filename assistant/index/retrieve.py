@@ -142,6 +142,20 @@ class Retriever:
                 self._queries.popitem(last=False)
         return vec
 
+    def embed_queries(self, texts: Iterable[str]) -> None:
+        """Embed many queries in one call and keep them in the LRU (a batch's descriptions are embedded together)."""
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in texts if t and t not in self._queries))
+        if not todo:
+            return
+        inner = getattr(self.embedder, "inner", self.embedder)
+        vectors = inner.embed(todo)
+        with self._lock:
+            for text, vec in zip(todo, vectors):
+                self._queries[text] = vec
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+
     def lexical_index(self, kind: SourceKind) -> LexicalIndex:
         """The BM25 index of one kind: built on first use, and kept on disk per snapshot when there is a cache_dir."""
         with self._lock:

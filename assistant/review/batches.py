@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 from collections import defaultdict
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -23,12 +25,27 @@ from ..store.tables import Batch, BatchItem, Case, IdempotencyRecord, Suggestion
 from .batch_worker import BatchWorker
 from .cases import Desk
 from .idempotency import check_idempotency_key, find_idempotent, idempotent_resource, request_hash
-from .requests import ID_PATTERN, OPTIONAL_CODE, Description, EngineName, Reference, check_text, new_id
+from .requests import (
+    ID_PATTERN,
+    NO_NUL,
+    OPTIONAL_CODE,
+    AttributeName,
+    AttributeScalar,
+    CategoryPart,
+    Description,
+    EngineName,
+    Reference,
+    category_path,
+    check_text,
+    new_id,
+)
+from .requests import text as constrained_text
 
 log = logging.getLogger(__name__)
 
 
-CSV_COLUMNS = ("description", "reference", "declared_code")
+CSV_COLUMNS = ("description", "reference", "declared_code", "category")
+ATTR_PREFIX = "attr:"  # CSV: one column per attribute ("attr:material"), or a JSON object in `attributes`
 RESULT_COLUMNS = (
     "index", "reference", "description", "declared_code", "status", "error", "case_id", "case_status",
     "final_code", "top_code", "top_display", "top_confidence", "codes", "risk_flag", "risk_reasons", "notice",
@@ -41,6 +58,10 @@ class BatchItemIn(BaseModel):
     description: Description
     reference: Reference | None = None
     declared_code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE)
+    attributes: dict[AttributeName, AttributeScalar | Annotated[list[AttributeScalar], Field(max_length=20)]] | None = (
+        Field(default=None, max_length=50, description="listing attributes, name -> value"))
+    category: constrained_text(max_length=1000, pattern=NO_NUL) | Annotated[list[CategoryPart], Field(max_length=12)] | None = Field(
+        default=None, description='category path: "Apparel > T-shirts" or ["Apparel", "T-shirts"]')
 
 
 class BatchRequest(BaseModel):
@@ -52,7 +73,8 @@ class BatchRequest(BaseModel):
 
 
 def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
-    """Items of a CSV upload: a header row with a `description` column; `reference`, `declared_code` optional."""
+    """Items of a CSV upload: a header row with a `description` column; `reference`, `declared_code`, `category`,
+    `attributes` (a JSON object) and `attr:NAME` columns (one attribute each) optional."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -68,6 +90,9 @@ def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
         if "description" not in names:
             raise InputError("the CSV file needs a header row with a 'description' column")
         col = {n: names.index(n) for n in CSV_COLUMNS if n in names}
+        attr_cols = {h.strip()[len(ATTR_PREFIX):].strip(): i for i, h in enumerate(header)
+                     if h.strip().lower().startswith(ATTR_PREFIX) and h.strip()[len(ATTR_PREFIX):].strip()}
+        json_col = names.index("attributes") if "attributes" in names else None
         items: list[BatchItemIn] = []
         for row in reader:
             if not any(cell.strip() for cell in row):
@@ -78,8 +103,9 @@ def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
             values = {n: (row[i].strip() if i < len(row) else "") for n, i in col.items()}
             if not values["description"]:
                 raise InputError(f"CSV line {line}: the description is empty")
+            attributes = _csv_attributes(row, attr_cols, json_col, line)
             try:
-                items.append(BatchItemIn(**{k: v or None for k, v in values.items()}))
+                items.append(BatchItemIn(**{k: v or None for k, v in values.items()}, attributes=attributes))
             except ValidationError as exc:
                 raise InputError(f"CSV line {line}: {exc.errors()[0]['msg']}") from None
     except csv.Error as exc:
@@ -87,6 +113,24 @@ def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
     if not items:
         raise InputError("the CSV file has no rows")
     return items
+
+
+def _csv_attributes(row: list[str], columns: dict[str, int], json_col: int | None, line: int) -> dict | None:
+    """An item's attributes from its `attributes` JSON cell and `attr:NAME` cells (blank cells are left out)."""
+    out: dict = {}
+    if json_col is not None and json_col < len(row) and row[json_col].strip():
+        try:
+            parsed = json.loads(row[json_col])
+        except json.JSONDecodeError:
+            raise InputError(f"CSV line {line}: 'attributes' must be a JSON object, e.g. {{\"material\": \"cotton\"}}"
+                             ) from None
+        if not isinstance(parsed, dict):
+            raise InputError(f"CSV line {line}: 'attributes' must be a JSON object of name -> value")
+        out.update(parsed)
+    for name, i in columns.items():
+        if i < len(row) and row[i].strip():
+            out[name] = row[i].strip()
+    return out or None
 
 
 def _check_items(desk: Desk, req: BatchRequest) -> list[tuple[BatchItemIn, str | None]]:
@@ -139,7 +183,8 @@ def create_batch(
             s.flush()
             s.add_all(
                 BatchItem(batch_id=batch.id, idx=i, description=item.description.strip(), reference=item.reference,
-                          declared_code=declared, status="pending")
+                          declared_code=declared, status="pending", attributes=item.attributes,
+                          category=category_path(item.category))
                 for i, (item, declared) in enumerate(checked)
             )
             if key:

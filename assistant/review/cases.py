@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 from ..auth import Principal
 from ..codes import normalize_code
 from ..config import Settings
-from ..engines import get_engine
+from ..engines import classify, get_engine
 from ..engines import registry as engine_registry
+from ..engines.precedents import follow_decided_case
+from ..engines.vague import apply_vagueness
 from ..errors import BackendUnavailable, ConflictError, NotFoundError
 from ..models import Classification
 from ..store import audit
@@ -76,7 +78,7 @@ class Prepared:
 
 
 def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
-            top: int) -> Prepared:
+            top: int, attributes: dict | None = None, category: list[str] | None = None) -> Prepared:
     """Classify and run the declared-code check: the slow part, done before taking the write lock."""
     description = check_text(description, "description", desk.settings)
     context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
@@ -84,7 +86,8 @@ def prepare(desk: Desk, description: str, *, context: list[str], declared_code: 
     runtime = desk.runtime()
     engine = engine or desk.settings.engine
     with _engine_slot(engine):
-        c = get_engine(engine, runtime=runtime).classify(description, context=context, top=top)
+        c = classify(description, context=context, attributes=attributes, category=category, engine=engine, top=top,
+                     runtime=runtime)
     return Prepared(c, declared, _risks(runtime, declared, c))
 
 
@@ -120,6 +123,8 @@ def stream_case(desk: Desk, principal: Principal, description: str, *, declared_
                 result = event["classification"]
     if result is None:
         raise BackendUnavailable("the engine ended without an answer; try again")
+    # As engines.classify does: goods an officer decided before follow the case; vague goods get a question.
+    result = apply_vagueness(follow_decided_case(result, runtime, description), description)
     prepared = Prepared(result, declared, _risks(runtime, declared, result))
     with desk.db.write() as s:
         case = insert_case(s, principal, prepared, description=description, context=[],
@@ -133,6 +138,7 @@ def _set_engine_fields(case: Case, p: Prepared) -> None:
     case.engine, case.model, case.edition, case.corpus_snapshot = c.engine, c.model, c.edition, c.corpus_snapshot
     case.degraded, case.degraded_reason = c.degraded, c.degraded_reason
     case.clarifying_question, case.clarifying_options = c.clarifying_question, list(c.clarifying_options)
+    case.abstained, case.abstain_reason = c.abstained, c.abstain_reason
     case.risk_flag, case.risk_reasons = bool(p.risk_reasons), list(p.risk_reasons)
 
 
@@ -147,7 +153,7 @@ def load(s: Session, principal: Principal, case_id: str) -> Case:
 
 def insert_case(
     s: Session, principal: Principal, p: Prepared, *, description: str, context: list[str], reference: str | None,
-    top: int, batch_id: str | None = None,
+    top: int, batch_id: str | None = None, attributes: dict | None = None, category: list[str] | None = None,
 ) -> Case:
     """Store a prepared classification as a new case in pending_review, with its audit events."""
     now = utcnow()
@@ -156,6 +162,7 @@ def insert_case(
         description=description.strip(), context=[c.strip() for c in context if c and c.strip()], reference=reference,
         declared_code=p.declared_code, status=Status.PENDING_REVIEW.value, final_code=None, round=1, top=top,
         decision_id=None, batch_id=batch_id, created_at=now, updated_at=now,
+        attributes=attributes or None, category=category or None,
     )
     _set_engine_fields(case, p)
     s.add(case)
@@ -187,13 +194,14 @@ def create_case(
     if key and (existing := find_idempotent(desk.db, principal, "classifications", key, digest)):
         return get_case(desk, principal, existing, record_open=False)
     p = prepare(desk, req.description, context=req.context, declared_code=req.declared_code, engine=req.engine,
-                top=req.top)
+                top=req.top, attributes=req.attributes, category=req.category_path())
     with desk.db.write() as s:
         # Checked again under the write lock: a concurrent request with the same key may have just won.
         existing = idempotent_resource(s, principal, "classifications", key, digest) if key else None
         if existing is None:
             case = insert_case(s, principal, p, description=req.description, context=req.context,
-                               reference=req.reference, top=req.top)
+                               reference=req.reference, top=req.top, attributes=req.attributes,
+                               category=req.category_path())
             if key:
                 s.add(IdempotencyRecord(key_id=principal.key_id, scope="classifications", idem_key=key,
                                         request_hash=digest, resource_id=case.id))
@@ -253,7 +261,9 @@ def add_info(desk: Desk, principal: Principal, case_id: str, text: str) -> CaseV
         snapshot = (case.round, case.status)
         description, context = case.description, [*case.context, text]
         declared, engine, top = case.declared_code, case.engine, case.top
-    p = prepare(desk, description, context=context, declared_code=declared, engine=engine, top=top)
+        attributes, category = case.attributes, case.category
+    p = prepare(desk, description, context=context, declared_code=declared, engine=engine, top=top,
+                attributes=attributes, category=category)
     with desk.db.write() as s:
         case = load(s, principal, case_id)
         if (case.round, case.status) != snapshot:

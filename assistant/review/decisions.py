@@ -10,6 +10,7 @@ from ..store.records import Action, CaseView, Status
 from ..store.tables import Case, Decision, utcnow
 from ..store.views import current_suggestions, view
 from .cases import Desk, load
+from .precedents import learn_quietly
 from .requests import DecisionRequest, new_id
 
 _NEEDS_REASON = {
@@ -90,7 +91,9 @@ def decide(desk: Desk, principal: Principal, case_id: str, req: DecisionRequest)
         before = case.status
         case.status, case.final_code, case.decision_id, case.updated_at = new_status.value, final, decision.id, utcnow()
         _audit(s, principal, case, decision, before, old)
-        return view(s, case)
+        result = view(s, case)
+    learn_quietly(desk, result.id)  # a final case becomes a precedent; a corrected or rejected one stops being one
+    return result
 
 
 def _outcome(desk: Desk, action: Action, code: str | None) -> tuple[Status, str | None]:

@@ -105,7 +105,7 @@ def _str(meta: dict[str, Any], *keys: str) -> str | None:
 
 def passage_view(p: Passage) -> PassageView:
     m = p.meta or {}
-    ruling = p.kind == SourceKind.RULING
+    ruling = p.kind in (SourceKind.RULING, SourceKind.PRECEDENT)  # a precedent has a date and, often, a page
     return PassageView(
         id=p.id, kind=p.kind, label=p.label, text=p.text, edition=p.edition, source=p.source, codes=list(p.codes),
         chapter=p.chapter, level=p.level,

@@ -41,6 +41,9 @@ def text(**constraints: object) -> object:
 
 Description = text(min_length=1, pattern=NOT_BLANK)
 Reference = text(max_length=200, pattern=NO_NUL)
+AttributeScalar = text(max_length=1000, pattern=NO_NUL) | int | float | bool
+AttributeName = text(min_length=1, max_length=100, pattern=NOT_BLANK)
+CategoryPart = text(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class ClassificationRequest(BaseModel):
@@ -55,6 +58,23 @@ class ClassificationRequest(BaseModel):
     engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
     reference: Reference | None = Field(default=None, description="the broker's own reference")
+    attributes: dict[AttributeName, AttributeScalar | Annotated[list[AttributeScalar], Field(max_length=20)]] | None = (
+        Field(default=None, max_length=50, description="listing attributes, name -> value (material, gender, use, "
+              "power source ...); brand, colour, size and price are kept but never decide the code"))
+    category: text(max_length=1000, pattern=NO_NUL) | Annotated[list[CategoryPart], Field(max_length=12)] | None = Field(
+        default=None, description='category path: "Apparel > T-shirts" or ["Apparel", "T-shirts"]')
+
+    def category_path(self) -> list[str] | None:
+        """The category as a list of path parts (outermost first), or None."""
+        return category_path(self.category)
+
+
+def category_path(category: str | list[str] | None) -> list[str] | None:
+    """"Apparel > T-shirts" -> ["Apparel", "T-shirts"]; a list is kept; blank -> None."""
+    from ..engines.query import split_category
+
+    parts = split_category(category) if category else []
+    return parts or None
 
 
 class DecisionRequest(BaseModel):

@@ -160,8 +160,20 @@ def _v1_initial(op: Operations) -> None:
     )
 
 
+def _v2_listing_and_abstention(op: Operations) -> None:
+    with op.batch_alter_table("cases") as t:
+        t.add_column(sa.Column("attributes", sa.JSON))
+        t.add_column(sa.Column("category", sa.JSON))
+        t.add_column(sa.Column("abstained", sa.Boolean, nullable=False, server_default=sa.false()))
+        t.add_column(sa.Column("abstain_reason", sa.Text))
+    with op.batch_alter_table("batch_items") as t:
+        t.add_column(sa.Column("attributes", sa.JSON))
+        t.add_column(sa.Column("category", sa.JSON))
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "initial schema", _v1_initial),
+    (2, "listing attributes and category; abstention", _v2_listing_and_abstention),
 ]
 
 _version_table = sa.Table(

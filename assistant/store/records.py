@@ -84,6 +84,10 @@ class CaseView(BaseModel):
     degraded_reason: str | None = None
     clarifying_question: str | None = None
     clarifying_options: list[str] = Field(default_factory=list)
+    abstained: bool = Field(default=False, description="needs more information: no suggestion is confident")
+    abstain_reason: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict, description="listing attributes as sent")
+    category: list[str] = Field(default_factory=list, description="category path as sent")
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     round: int = Field(description="1, then +1 each time added information re-classified the case")

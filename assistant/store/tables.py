@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -83,6 +84,10 @@ class Case(Base):
     degraded_reason: Mapped[str | None] = mapped_column(Text)
     clarifying_question: Mapped[str | None] = mapped_column(Text)
     clarifying_options: Mapped[list[Any]] = mapped_column(default=list)
+    abstained: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    abstain_reason: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # listing attributes as sent
+    category: Mapped[list[Any] | None] = mapped_column(default=None)  # category path as sent, outermost first
     status: Mapped[str] = mapped_column(String(32))
     final_code: Mapped[str | None] = mapped_column(String(16))
     risk_flag: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -186,6 +191,8 @@ class BatchItem(Base):
     description: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(200))
     declared_code: Mapped[str | None] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    category: Mapped[list[Any] | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | error
     case_id: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)

@@ -142,6 +142,15 @@ def test_follow_up_context_is_quoted_as_data(make_engine, llm):
     assert "<<<FACTS\nmade of cotton\nfor men\nFACTS>>>" in llm.prompt(0)
 
 
+def test_listing_attributes_reach_the_prompt_as_facts(make_engine, llm):
+    llm.add(answer("610910"))
+    make_engine().classify("Premium NEW crew-neck tee", attributes={"material": "cotton", "brand": "Acme"},
+                           category="Apparel > T-shirts")
+    prompt = llm.prompt(0)
+    assert "<<<FACTS\nmaterial: cotton\ncategory: T-shirts, Apparel\nFACTS>>>" in prompt
+    assert "<<<DESCRIPTION\ncrew-neck tee\nDESCRIPTION>>>" in prompt and "Acme" not in prompt
+
+
 # ---------------------------------------------------------------- invalid items: one repair, then drop
 
 

@@ -64,3 +64,30 @@ def test_binary_file_is_rejected(tmp_path):
     path.write_bytes(b"\xff\xfe\x00\x01garbage")
     with pytest.raises(InputError):
         load_dataset(path)
+
+
+def test_listing_fields_title_attributes_category(tmp_path):
+    path = write(tmp_path, [
+        {"id": "l1", "title": "Crew-neck tee", "description": "Soft and comfy", "gold_codes": ["610910"],
+         "attributes": {"material": "cotton", "brand": "Acme"}, "category": "Apparel > T-shirts"},
+        {"id": "l2", "title": "Bike helmet", "gold_codes": ["650610"], "category": ["Sports", "Cycling"]},
+        {"id": "l3", "description": "PET film", "gold_codes": ["392062"]},
+    ])
+    a, b, c = load_dataset(path)
+    assert a.description == "Crew-neck tee. Soft and comfy" and a.attributes == {"material": "cotton", "brand": "Acme"}
+    assert a.category == ("Apparel", "T-shirts") and a.listing() == {
+        "attributes": {"material": "cotton", "brand": "Acme"}, "category": ["Apparel", "T-shirts"]}
+    assert b.description == "Bike helmet" and b.attributes is None and b.category == ("Sports", "Cycling")
+    assert c.listing() == {}
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"id": "x", "title": "", "gold_codes": ["610910"]}, "'description' (or 'title')"),
+    ({"id": "x", "description": "tee", "gold_codes": ["610910"], "attributes": ["cotton"]}, "'attributes'"),
+    ({"id": "x", "description": "tee", "gold_codes": ["610910"], "category": {"a": 1}}, "'category'"),
+    ({"id": "x", "title": 5, "gold_codes": ["610910"]}, "'title'"),
+])
+def test_bad_listing_fields_name_the_line(tmp_path, record, message):
+    with pytest.raises(InputError, match="line 1") as info:
+        load_dataset(write(tmp_path, [record]))
+    assert message in info.value.message

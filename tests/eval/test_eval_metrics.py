@@ -133,7 +133,7 @@ def test_calibration_scores_at_the_answer_level_and_ranks_abstentions_last():
 def test_citation_validity_codes_and_behaviour():
     items = [
         outcome("6109100012", ["6109100012", "6109100040"], citation_labels=(("HTS 6109.10.00.12",), ()),
-                citation_ok=((True,), ()), code_ok=(True, True), clarifying=True),
+                citation_ok=((True,), ()), code_ok=(True, True), clarifying=True, abstained=True),
         outcome("6109100012", ["6109999999"], citation_labels=(("a", "b"),), citation_ok=((True, False),),
                 code_ok=(False,)),
         outcome("6109100012", [], error="boom"),
@@ -144,6 +144,7 @@ def test_citation_validity_codes_and_behaviour():
     assert m["codes_valid"] == pytest.approx(2 / 3)
     b = behaviour(items)
     assert b["abstention_rate"] == pytest.approx(1 / 3) and b["clarifying_rate"] == pytest.approx(1 / 3)
+    assert b["abstain_rate"] == pytest.approx(1 / 3)  # "needs more information", suggestions kept
     assert b["errors"] == 1
 
 

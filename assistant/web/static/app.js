@@ -8,6 +8,7 @@
     hs: "HS nomenclature",
     hts: "Tariff line",
     note: "Legal note",
+    precedent: "Precedent (past classification)",
     gri: "General Rule of Interpretation",
     ruling: "Customs ruling",
   };
@@ -353,6 +354,10 @@
       el("div", { class: "answer-head" }, el("span", { class: "answer-title" }, c.round > 1 ? `Refined answer (round ${c.round})` : "Answer"),
         el("a", { href: "/cases/" + c.id }, "Case " + c.id.slice(0, 8))),
       statusBanner(c), ...engineLine(c));
+    if (c.abstained) {
+      card.append(el("p", { class: "clarify-note needs-info" }, el("strong", {}, "Needs more information: "),
+        "the description does not say what the goods are well enough to decide a chapter. The codes below are not confident."));
+    }
     if (c.suggestions.length) {
       card.append(el("ol", { class: "suggestions", "aria-label": "Suggested codes, best first" }, ...c.suggestions.map(suggestionItem)));
     } else {

@@ -1,0 +1,165 @@
+"""Ranking features: one row per candidate tariff line, from the signals retrieved for the request (names listed once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import TariffLine
+    from ..prior import CodePrior
+
+PRECEDENT_TOP_K = 10  # "sum of the top-k similarities" of a code's precedents
+PRECEDENT_LEVELS = (10, 8, 6, 4)
+
+# Grouped by the level they describe, so that a subheading's or heading's part is computed once per request.
+LINE_FEATURES: tuple[str, ...] = (
+    "query_words",
+    "dense_line", "dexp_line", "lex_line", "dense_line_gap",  # the line itself: dense (raw, expanded query), BM25
+    "ruling_line",  # best similarity of a ruling letter that assigned this very line
+    *(f"prec_10_{s}" for s in ("max", "sum", "count", "rank")),  # precedents assigning this line
+    "prior_10",  # code-frequency prior of CBP classifications
+    "contradictions",  # stated facts the line's wording contradicts (knitted/woven, men/women)
+    "level", "indent", "is_other", "line_rank_in_heading",  # the line's shape and its rank among its heading's lines
+)
+EIGHT_FEATURES: tuple[str, ...] = tuple(f"prec_8_{s}" for s in ("max", "sum", "count", "rank"))
+SUBHEADING_FEATURES: tuple[str, ...] = (
+    "dense_6", "dexp_6", "lex_6", "hs_6",  # best line of the subheading; the HS 2022 wording of it
+    *(f"prec_6_{s}" for s in ("max", "sum", "count", "rank")), "prec_6_share",
+    "prior_6", "leaves_in_6",
+)
+HEADING_FEATURES: tuple[str, ...] = (
+    "dense_4", "dexp_4", "lex_4", "dense_2", "lex_2", "hs_4", "dense_4_gap", "lex_4_gap",
+    "ruling_4",
+    *(f"prec_4_{s}" for s in ("max", "sum", "count", "rank")), "prec_4_share", "prec_best",
+    "prior_4", "excluded", "redirected", "leaves_in_4",
+    "head_rank_dense", "head_rank_lex", "head_rank_prec",  # the heading among the request's candidate headings
+)
+FEATURES: tuple[str, ...] = (*LINE_FEATURES, *EIGHT_FEATURES, *SUBHEADING_FEATURES, *HEADING_FEATURES)
+INDEX = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass(frozen=True)
+class PrecedentVote:
+    """One retrieved precedent as the ranker sees it: the code it assigned and how similar its goods are."""
+
+    code: str  # digits; UK codes cut to 6 (their national digits mean nothing here)
+    similarity: float
+    dataset: str = ""
+    item_id: str = ""
+
+
+@dataclass
+class Signals:
+    """What retrieval found for one request, as best score per code prefix (what `feature_row` reads)."""
+
+    query_words: int
+    dense: dict[str, float]  # prefix (2/4/6 digits) or line code -> best cosine, raw query
+    dense_exp: dict[str, float]  # same, expanded query
+    lexical: dict[str, float]  # same, BM25 / request's best BM25
+    hs: dict[str, float]  # HS 2022 subheading / heading -> cosine
+    ruling: dict[str, float]  # heading or line code -> best similarity of a ruling letter assigning it
+    precedents: list[PrecedentVote]  # best first
+    prior: CodePrior | None = None
+    excluded: dict[str, str] = field(default_factory=dict)  # chapter excluded by a matching note -> note label
+    redirected: dict[str, str] = field(default_factory=dict)  # heading such a note sends the goods to -> label
+    headings: list[str] = field(default_factory=list)  # candidate headings, in the order they were gathered
+
+    @cached_property
+    def precedent_stats(self) -> dict[str, tuple[float, float, int, int]]:
+        """prefix -> (max similarity, sum of the top-k similarities, count, 1-based rank of its first precedent)."""
+        sims: dict[str, list[float]] = {}
+        first: dict[str, int] = {}
+        for rank, vote in enumerate(self.precedents, start=1):
+            for n in PRECEDENT_LEVELS:
+                if len(vote.code) < n:
+                    continue
+                key = vote.code[:n]
+                sims.setdefault(key, []).append(vote.similarity)
+                first.setdefault(key, rank)
+        return {k: (v[0], sum(v[:PRECEDENT_TOP_K]), len(v), first[k]) for k, v in sims.items()}
+
+    @cached_property
+    def totals(self) -> dict[str, float]:
+        """The request's best values (gaps) and the total precedent weight at 6 and 4 digits (shares)."""
+        out = {"dense_4": max((v for k, v in self.dense.items() if len(k) == 4), default=0.0),
+               "dense_line": max((v for k, v in self.dense.items() if len(k) >= 8), default=0.0),
+               "lex_4": max((v for k, v in self.lexical.items() if len(k) == 4), default=0.0)}
+        top = self.precedents[:PRECEDENT_TOP_K]
+        out["prec_6"] = sum(v.similarity for v in top if len(v.code) >= 6)
+        out["prec_4"] = sum(v.similarity for v in top if len(v.code) >= 4)
+        return out
+
+    @cached_property
+    def heading_ranks(self) -> dict[str, tuple[int, int, int]]:
+        """heading -> its rank among the candidate headings by dense, lexical and precedent evidence."""
+        def ranks(score) -> dict[str, int]:
+            order = sorted(self.headings, key=lambda h: (-score(h), h))
+            return {h: i for i, h in enumerate(order, start=1)}
+
+        stats = self.precedent_stats
+        d = ranks(lambda h: self.dense.get(h, 0.0))
+        lx = ranks(lambda h: self.lexical.get(h, 0.0))
+        p = ranks(lambda h: stats.get(h, (0.0, 0.0, 0, 0))[1])
+        return {h: (d[h], lx[h], p[h]) for h in self.headings}
+
+
+def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int], line_rank: int,
+                contradictions: int = 0) -> list[float]:
+    """The feature values of one candidate line, in the order of FEATURES."""
+    code = line.code
+    s = signals
+    memo = s.__dict__.setdefault("_parts", {})  # (level, prefix) -> that level's part of the row
+    head = memo.get((4, code[:4]))
+    if head is None:
+        head = memo[(4, code[:4])] = _heading_part(code[:4], s, leaves_in)
+    sub = memo.get((6, code[:6]))
+    if sub is None:
+        sub = memo[(6, code[:6])] = _subheading_part(code[:6], s, leaves_in)
+    eight = memo.get((8, code[:8]))
+    if eight is None:
+        eight = memo[(8, code[:8])] = _precedent_part(code[:8], s) if len(code) >= 8 else [0.0, 0.0, 0.0, 0.0]
+    dense_line = s.dense.get(code, 0.0)
+    return [
+        float(s.query_words),
+        dense_line, s.dense_exp.get(code, 0.0), s.lexical.get(code, 0.0), s.totals["dense_line"] - dense_line,
+        s.ruling.get(code, 0.0),
+        *_precedent_part(code, s),
+        s.prior.log_prob(code) if s.prior else 0.0,
+        float(contradictions),
+        float(line.level), float(line.indent), float(line.description.strip().lower().startswith("other")),
+        float(line_rank),
+        *eight, *sub, *head,
+    ]
+
+
+def _precedent_part(prefix: str, s: Signals) -> list[float]:
+    mx, total, count, rank = s.precedent_stats.get(prefix, (0.0, 0.0, 0, len(s.precedents) + 1))
+    return [mx, total, float(count), float(rank)]
+
+
+def _subheading_part(h6: str, s: Signals, leaves_in: dict[str, int]) -> list[float]:
+    total = s.totals["prec_6"]
+    prec = _precedent_part(h6, s)
+    return [
+        s.dense.get(h6, 0.0), s.dense_exp.get(h6, 0.0), s.lexical.get(h6, 0.0), s.hs.get(h6, 0.0),
+        *prec, prec[1] / total if total else 0.0,
+        s.prior.log_prob(h6) if s.prior else 0.0, float(leaves_in.get(h6, 1)),
+    ]
+
+
+def _heading_part(h4: str, s: Signals, leaves_in: dict[str, int]) -> list[float]:
+    t = s.totals
+    prec = _precedent_part(h4, s)
+    dense_4, lex_4 = s.dense.get(h4, 0.0), s.lexical.get(h4, 0.0)
+    ranks = s.heading_ranks.get(h4, (len(s.headings) + 1,) * 3)
+    return [
+        dense_4, s.dense_exp.get(h4, 0.0), lex_4, s.dense.get(h4[:2], 0.0), s.lexical.get(h4[:2], 0.0),
+        s.hs.get(h4, 0.0), t["dense_4"] - dense_4, t["lex_4"] - lex_4,
+        s.ruling.get(h4, 0.0),
+        *prec, prec[1] / t["prec_4"] if t["prec_4"] else 0.0, s.precedents[0].similarity if s.precedents else 0.0,
+        s.prior.log_prob(h4) if s.prior else 0.0, float(h4[:2] in s.excluded), float(h4 in s.redirected),
+        float(leaves_in.get(h4, 1)),
+        float(ranks[0]), float(ranks[1]), float(ranks[2]),
+    ]
