@@ -11,9 +11,9 @@ from typing import Any
 
 from .backends import make_embedder, make_store, store_namespace
 from .config import Settings, get_settings
+from .errors import InputError
 from .index.catalog import Catalog, load_catalog
 from .index.embed import Embedder
-from .errors import InputError
 from .index.ingest import IngestReport, ingest_groups, ingest_passages
 from .index.nomenclature import Nomenclature
 from .index.retrieve import Retriever

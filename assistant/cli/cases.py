@@ -33,7 +33,7 @@ def redact_cmd(
         done = redact_closed_cases(db, after_days=after, dry_run=dry_run)
         typer.echo(done.message())
         if done.case_ids:  # a redacted case is no longer a precedent either
-            from ..review.desk import Desk
+            from ..review.cases import Desk
             from ..review.precedents import learn_from_case
 
             desk = Desk(db=db, settings=settings)
@@ -47,7 +47,7 @@ def redact_cmd(
 def relearn_cmd() -> None:
     """Make the precedents of officer decisions agree with the cases (after a failed index write or a restore)."""
     from ..config import get_settings
-    from ..review.desk import Desk
+    from ..review.cases import Desk
     from ..review.precedents import relearn_all
     from ..store.db import Database
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..models import TariffLine
-    from ..prior import CodePrior
+    from ..sources.prior import CodePrior
 
 PRECEDENT_TOP_K = 10  # "sum of the top-k similarities" of a code's precedents
 PRECEDENT_LEVELS = (10, 8, 6, 4)

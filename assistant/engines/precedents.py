@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..models import Citation, Classification, Passage, SourceKind, Suggestion
 
 if TYPE_CHECKING:
-    from ..nomenclature import Nomenclature
+    from ..index.nomenclature import Nomenclature
     from ..runtime import Runtime
 
 # What to leave out: a callable on the passage (True: leave it out), or a collection of dataset names and

@@ -31,7 +31,7 @@ SIGNALS = ("log_words", "log_chars", "tariff_share", "unknown_words", "digit_sha
 @lru_cache(maxsize=1)
 def tariff_vocabulary() -> frozenset[str]:
     """Stemmed words of the HS 2022 nomenclature (shipped with the assistant): the words goods are classified by."""
-    from ..retrieve import tokenize
+    from ..index.retrieve import tokenize
     from ..sources.hs2022 import load_hs2022
 
     return frozenset(t for line in load_hs2022() for t in tokenize(line.description) if len(t) > 2)
@@ -39,7 +39,7 @@ def tariff_vocabulary() -> frozenset[str]:
 
 def features(text: str) -> dict[str, float]:
     """Feature name -> value: "c:" character n-grams and "w:" words (each block L2-normalised), "s:" signals."""
-    from ..retrieve import tokenize
+    from ..index.retrieve import tokenize
 
     low = _SPACE.sub(" ", text.lower()).strip()
     grams: dict[str, float] = {}

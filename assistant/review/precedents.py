@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..redaction import REDACTED
 from ..sources.precedents import CodeCheck, Precedent, precedent_passage
 from ..store.records import FINAL, Status
+from ..store.redaction import REDACTED
 from ..store.tables import Case
 
 if TYPE_CHECKING:
     from ..models import Passage
     from ..runtime import Runtime
-    from .desk import Desk
+    from .cases import Desk
 
 log = logging.getLogger(__name__)
 DATASET = "decisions"

@@ -28,7 +28,7 @@ from ..errors import InputError, SourceFormatError
 from ..models import Passage, SourceKind
 
 if TYPE_CHECKING:
-    from ..nomenclature import Nomenclature
+    from ..index.nomenclature import Nomenclature
 
 EMBED_CHARS = 600  # a long ruling is embedded by its opening (the goods); all of it is shown and searched lexically
 CROSS_URL = "https://rulings.cbp.gov/ruling/{number}"

@@ -104,7 +104,7 @@ def test_bad_attribute_cells_name_the_line(api):
 
 
 def test_redaction_covers_the_listing(api):
-    from assistant.redaction import REDACTED, redact_closed_cases
+    from assistant.store.redaction import REDACTED, redact_closed_cases
 
     case = api.classify(description=TOP, attributes={"material": "cotton", "brand": "Acme"}, category="Apparel > Tees")
     r = api.decide(case["id"], action="confirm", code=case["suggestions"][0]["code"])

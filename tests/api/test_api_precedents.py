@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from assistant.api import create_app
 from assistant.auth import create_key
 from assistant.config import Settings
-from assistant.redaction import redact_closed_cases
 from assistant.review.precedents import learn_from_case
+from assistant.store.redaction import redact_closed_cases
 
 GOODS = "Children's wooden puzzle game with magnetic fishing rods, packed in a cardboard box"
 

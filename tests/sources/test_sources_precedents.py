@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError, SourceFormatError
+from assistant.index.nomenclature import Nomenclature
 from assistant.models import SourceKind
-from assistant.nomenclature import Nomenclature
 from assistant.sources import hts
 from assistant.sources.precedents import CodeCheck, detect, load_precedents, to_passages
 
