@@ -4,9 +4,10 @@
     python eval/oracle_llm.py DATASET --eval [--strategy walk|oneshot] [--limit N]   # serve, run `tariff eval`, stop
 
 For the dataset item whose description is quoted in the prompt, it answers every step with the gold option whenever
-one is offered: the gold heading (heading step); the gold code, else its longest offered ancestor, else the offered
-code sharing the most digits with it (at least 6) (subheading and line steps); the gold line (one-shot prompt).
-When none is offered it answers the first option, as a model with nothing better would. With --accuracy P each
+one is offered: the gold heading (heading step); the gold code, else its longest offered ancestor (subheading and
+line steps; the gold line in the one-shot prompt); else, at every step, the offered code sharing the most leading
+digits with the gold, if at least its heading (what a perfect model would choose when the gold line is not
+offered, or retired since the ruling). Otherwise it answers the first option, as a model with nothing better would. With --accuracy P each
 answer is right only with probability P (else a random other option), seeded by (seed, item, step, options) so a
 run is the same in any order. It cites the chosen option's id, so its answers pass the engine's checks.
 
@@ -106,7 +107,7 @@ class Oracle:
         if ancestors:
             return max(ancestors, key=lambda i: len(codes[i]))
         shared = [len(os.path.commonprefix([c, gold])) for c in codes]
-        if step != "classification" and max(shared) >= 6:  # the gold line is retired: the closest line left
+        if max(shared) >= 4:  # the gold line is not offered (or retired): the closest one, as a perfect model would
             return shared.index(max(shared))
         return None
 

@@ -76,11 +76,16 @@ class LLMEngine:
 
     def _cached(self, description: str, context: list[str], top: int) -> tuple[Classification | None, str | None]:
         """The stored answer to the same request, and the key to store a new one under (None: caching is off)."""
-        if not self.settings.llm_cache or not self._model_name():
-            return None, None
+        strategy = (self.settings.llm_strategy or "walk").lower()
+        if not self.settings.llm_cache or not self._model_name() or strategy not in STRATEGIES:
+            return None, None  # (an unknown strategy degrades in _run, saying why)
         key = answer_key(description, context, snapshot=str(self.runtime.catalog.snapshot), model=self._model_name(),
-                         strategy=self._strategy(), top=top, base_url=self.settings.llm_base_url or "")
-        return self._answers.get(key, description=description, context=context), key
+                         strategy=strategy, top=top, base_url=self.settings.llm_base_url or "")
+        try:
+            return self._answers.get(key, description=description, context=context), key
+        except Exception as exc:  # noqa: BLE001 - a damaged or locked cache costs a model call, never an answer
+            log.warning("LLM answer cache unreadable (%s): %s", self._answers.path, exc)
+            return None, None
 
     def _strategy(self) -> str:
         strategy = (self.settings.llm_strategy or "walk").lower()
@@ -93,10 +98,10 @@ class LLMEngine:
     def _run(self, description: str, context: list[str], top: int, evidence: Evidence, started: float, *,
              streaming: bool, key: str | None = None) -> Iterator[dict]:
         prompt = Prompt(evidence, self.runtime.catalog, limit=PROMPT_CANDIDATES)  # one catalog snapshot throughout
-        strategy = self._strategy()
-        usage = Usage(price_in=self.settings.llm_price_in, price_out=self.settings.llm_price_out, strategy=strategy)
+        usage = Usage(price_in=self.settings.llm_price_in, price_out=self.settings.llm_price_out)
         answer: dict = {}
         try:
+            strategy = usage.strategy = self._strategy()
             model = self._model(streaming=streaming)
 
             def call(messages: list, fmt: dict, stream: bool) -> Generator[dict, None, Any]:
@@ -131,7 +136,10 @@ class LLMEngine:
                 **clarification(answer),
             )
             if key is not None:
-                self._answers.put(key, result)
+                try:
+                    self._answers.put(key, result)
+                except Exception as exc:  # noqa: BLE001 - the answer stands; only its reuse is lost
+                    log.warning("LLM answer cache not written (%s): %s", self._answers.path, exc)
         yield {"type": "result", "classification": result}
 
     def _oneshot(self, prompt: Prompt, description: str, context: list[str], top: int, call: Any,

@@ -257,10 +257,28 @@ def test_us_walk_backtracks_when_a_note_excludes_the_heading(us_runtime, make_en
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_us_walk_narrows_a_large_heading_before_the_line(us_runtime, make_engine, llm):
-    llm.add(choose("8471"), choose(None), choose(None), choose(None))
-    result = make_engine(runtime=us_runtime, llm_stage_tokens=1500).classify("laptop computer")
+    lines = sum(ln.code.startswith("6204") for ln in us_runtime.nomenclature.leaves())
+    assert lines > 100  # women's suits, dresses, skirts, trousers...: too many lines for one step of this budget
+    llm.add(choose("6204"), choose(None), choose(None), choose(None))
+    result = make_engine(runtime=us_runtime, llm_stage_tokens=1500).classify("women's trousers of cotton, woven")
     names = [step(r) for r in llm.requests]
     assert names[0] == "heading" and names[1] == "subheading" and names[-1] in ("line", "subheading")
     assert not result.degraded and us_runtime.nomenclature.is_leaf(result.suggestions[0].code)
-    for request in llm.requests:  # the stage budget holds (about 4 characters a token)
+    assert result.suggestions[0].code.startswith("6204")
+    narrowed = options(llm.requests[1])
+    assert all(c.startswith("6204") for c in narrowed.values()) and len(narrowed) < lines
+    for request in llm.requests[1:]:  # the budget holds in the steps below the heading (about 4 characters a token)
         assert len(user_text(request)) <= 1500 * 4
+
+
+def test_a_damaged_cache_file_costs_a_model_call_not_an_answer(make_engine, llm, tmp_path):
+    (tmp_path / "llm-answers.sqlite").write_bytes(b"this is not a database" * 100)
+    llm.add(choose("6109"), choose("610910"))
+    result = make_engine(llm_cache=True, home=tmp_path).classify(DESCRIPTION)
+    assert not result.degraded and [s.code for s in result.suggestions] == ["610910"] and len(llm.requests) == 2
+
+
+def test_an_unknown_strategy_degrades_with_the_reason(make_engine, llm):
+    result = make_engine(llm_strategy="beam", llm_cache=True).classify(DESCRIPTION)
+    assert_offline_fallback(result, "unknown TARIFF_LLM_STRATEGY 'beam'")
+    assert llm.requests == []

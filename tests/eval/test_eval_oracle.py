@@ -46,6 +46,8 @@ def test_oracle_picks_the_gold_option_at_every_step():
     assert narrowed["suggestions"][0]["code"] == "61091000"  # the longest offered ancestor of the gold
     retired = oracle.answer(request("line", [("L1", "6109.90.10.00"), ("L2", "6109.10.00.99")]))
     assert retired["suggestions"][0]["code"] == "6109100099"  # gold line gone: the closest one left (8 digits)
+    other = oracle.answer(request("classification", [("C1", "6110.20.20.10"), ("C2", "6109.90.10.00")]))
+    assert other["suggestions"][0]["code"] == "6109901000"  # gold not among the lines: the one in its heading
     absent = oracle.answer(request("classification", [("C1", "6110.20.20.10"), ("C2", "6105.10.00.10")]))
     assert absent["suggestions"][0]["code"] == "6110202010"  # not offered: the first option, as a model would
     stranger = oracle.answer(request("heading", [("H1", "6110"), ("H2", "6109")], description="something else"))
