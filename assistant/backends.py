@@ -29,7 +29,8 @@ def make_chat_model(settings: Settings, *, streaming: bool = False) -> "BaseChat
         try:
             return init_chat_model(name, model_provider=provider, temperature=settings.llm_temperature, **extra)
         except ImportError as exc:
-            raise BackendUnavailable(f"TARIFF_LLM_MODEL={settings.llm_model} needs {exc}") from exc
+            extra = f" (pip install 'tariff-assistant[{provider}]')" if provider in _EXTRAS else ""
+            raise BackendUnavailable(f"TARIFF_LLM_MODEL={settings.llm_model} needs {exc}{extra}") from exc
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
@@ -43,6 +44,9 @@ def make_chat_model(settings: Settings, *, streaming: bool = False) -> "BaseChat
         **({"streaming": True} if streaming else {}),  # streaming=False would stop .stream() from streaming
         stream_usage=True,
     )
+
+
+_EXTRAS = ("ollama", "anthropic")  # providers with an optional extra in pyproject
 
 
 def _langchain_providers() -> frozenset[str]:

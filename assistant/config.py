@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
     llm_temperature: float = 0.0
+    llm_strategy: str = Field(default="walk", description="walk (heading, then down the tree) | oneshot (pick a line)")
+    llm_stage_tokens: int = Field(default=5000, description="prompt token budget of one walk stage (notes and "
+                                  "subtrees are clipped to fit)")
+    llm_cache: bool = Field(default=True, description="reuse answers per description, facts, corpus, model, strategy")
     llm_price_in: float | None = Field(default=None, description="USD per million prompt tokens (cost figures)")
     llm_price_out: float | None = Field(default=None, description="USD per million completion tokens")
 

@@ -59,3 +59,9 @@ def eval_command(
         cells = "".join(f"{'–' if s.get(key) is None else format(s[key], '.3f'):>12}" for _, s in systems)
         typer.echo(f"{key:<22}{cells}")
     typer.echo(f"{'p50_ms':<22}" + "".join(f"{s['p50_ms']:>12.0f}" for _, s in systems))
+    per = metrics.get("usage_per_item") or {}
+    for key in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+        if f"{key}_mean" in per:
+            typer.echo(f"{key + ' per item':<22}median {per[f'{key}_median']:.6g}, mean {per[f'{key}_mean']:.6g}")
+    if metrics.get("oracle"):
+        typer.echo(f"ORACLE RUN ({metrics['oracle']}): a ceiling, not a model's accuracy")

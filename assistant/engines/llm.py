@@ -13,8 +13,10 @@ from ..codes import format_code
 from ..errors import InputError, UnusableOutput
 from ..models import Classification, Suggestion
 from .evidence import Evidence
+from .llm_cache import AnswerCache, answer_key
 from .llm_output import RESPONSE_FORMAT, RationaleTap, Usage, clarification, confidence, parse_answer, resolve_code
 from .llm_prompt import PROMPT_CANDIDATES, Prompt, clip, message, messages_of
+from .llm_walk import Walk
 from .offline import check_description
 from .query import with_listing
 
@@ -27,8 +29,12 @@ log = logging.getLogger(__name__)
 
 
 
+STRATEGIES = ("walk", "oneshot")
+
+
 class LLMEngine:
-    """Ranks the offline engine's candidates with a chat model; falls back to the offline engine when it fails."""
+    """Classifies with a chat model from the offline engine's evidence (TARIFF_LLM_STRATEGY: walk the tree from the
+    best headings, or pick one of the best lines at once); falls back to the offline engine when it fails."""
 
     name = "llm"
 
@@ -44,6 +50,7 @@ class LLMEngine:
 
             offline = OfflineEngine(runtime)
         self.offline = offline  # gathers the evidence, and answers alone when the LLM fails
+        self._answers = AnswerCache(self.settings.home / "llm-answers.sqlite")
 
     # ------------------------------------------------------------ public
 
@@ -67,36 +74,54 @@ class LLMEngine:
         description = check_description(description, limit=self.settings.max_description_chars)
         top = max(1, min(int(top), 50))
         context = [c for c in context or [] if c and c.strip()]
+        cached, key = self._cached(description, context, top)
+        if cached is not None:
+            return iter(_replay(cached, started))
         evidence = self.offline.gather(description, context=context)
-        return self._run(description, context, top, evidence, started, streaming=streaming)
+        return self._run(description, context, top, evidence, started, streaming=streaming, key=key)
+
+    def _cached(self, description: str, context: list[str], top: int) -> tuple[Classification | None, str | None]:
+        """The stored answer to the same request, and the key to store a new one under (None: caching is off)."""
+        strategy = (self.settings.llm_strategy or "walk").lower()
+        if not self.settings.llm_cache or not self._model_name() or strategy not in STRATEGIES:
+            return None, None  # (an unknown strategy degrades in _run, saying why)
+        key = answer_key(description, context, snapshot=str(self.runtime.catalog.snapshot), model=self._model_name(),
+                         strategy=strategy, top=top, base_url=self.settings.llm_base_url or "")
+        try:
+            return self._answers.get(key, description=description, context=context), key
+        except Exception as exc:  # noqa: BLE001 - a damaged or locked cache costs a model call, never an answer
+            log.warning("LLM answer cache unreadable (%s): %s", self._answers.path, exc)
+            return None, None
+
+    def _strategy(self) -> str:
+        strategy = (self.settings.llm_strategy or "walk").lower()
+        if strategy not in STRATEGIES:
+            raise InputError(f"unknown TARIFF_LLM_STRATEGY {strategy!r}; use {' or '.join(STRATEGIES)}")
+        return strategy
 
     # ------------------------------------------------------------ one request
 
     def _run(self, description: str, context: list[str], top: int, evidence: Evidence, started: float, *,
-             streaming: bool) -> Iterator[dict]:
+             streaming: bool, key: str | None = None) -> Iterator[dict]:
         prompt = Prompt(evidence, self.runtime.catalog, limit=PROMPT_CANDIDATES)  # one catalog snapshot throughout
         usage = Usage(price_in=self.settings.llm_price_in, price_out=self.settings.llm_price_out)
-        messages = prompt.messages(description, context, top)
+        answer: dict = {}
         try:
+            strategy = usage.strategy = self._strategy()
             model = self._model(streaming=streaming)
-            reply = yield from self._call(model, messages, streaming=streaming)
-            usage.add(reply)
-            answer = parse_answer(reply.text)
-            suggestions, errors = self._validate(answer, prompt, top)
-            if errors:  # one repair round: the model sees its answer and what was wrong with it
-                repair = prompts.render("repair", errors="\n".join(f"- {e}" for e in errors))
-                messages = [*messages, message("assistant", reply.text), *messages_of(repair)]
-                try:
-                    repaired = yield from self._call(model, messages, streaming=False)
-                    usage.add(repaired)
-                    second = parse_answer(repaired.text)
-                    fixed, still = self._validate(second, prompt, top)
-                    if fixed:
-                        answer, suggestions, errors = second, fixed, still
-                except Exception as exc:  # noqa: BLE001 - keep the first answer's valid part
-                    log.warning("LLM repair call failed: %s", _reason(exc, self.settings))
-                if errors:
-                    log.info("LLM answer items dropped after repair: %s", "; ".join(errors))
+
+            def call(messages: list, fmt: dict, stream: bool) -> Generator[dict, None, Any]:
+                reply = yield from self._call(model, messages, streaming=stream, response_format=fmt)
+                usage.add(reply)
+                return reply
+
+            if strategy == "walk":
+                walk = Walk(evidence, prompt.catalog, description=description, context=context, top=top,
+                            stage_tokens=self.settings.llm_stage_tokens, call=call)
+                suggestions = yield from walk.run(streaming=streaming)
+                answer = walk.question
+            else:
+                suggestions, answer = yield from self._oneshot(prompt, description, context, top, call, streaming)
         except Exception as exc:  # noqa: BLE001 - an LLM failure never reaches the caller; the payload says why
             reason = _reason(exc, self.settings)
             log.warning("LLM engine degraded: %s", reason)
@@ -116,13 +141,41 @@ class LLMEngine:
                 usage=usage.as_dict(), elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
                 **clarification(answer),
             )
+            if key is not None:
+                try:
+                    self._answers.put(key, result)
+                except Exception as exc:  # noqa: BLE001 - the answer stands; only its reuse is lost
+                    log.warning("LLM answer cache not written (%s): %s", self._answers.path, exc)
         yield {"type": "result", "classification": result}
 
-    def _call(self, model: Any, messages: list[BaseMessage], *, streaming: bool) -> Generator[dict, None, Any]:
+    def _oneshot(self, prompt: Prompt, description: str, context: list[str], top: int, call: Any,
+                 streaming: bool) -> Generator[dict, None, tuple[list[Suggestion], dict]]:
+        """Today's prompt: the offline engine's best lines, the model picks and ranks them (one repair round)."""
+        messages = prompt.messages(description, context, top)
+        reply = yield from call(messages, RESPONSE_FORMAT, streaming)
+        answer = parse_answer(reply.text)
+        suggestions, errors = self._validate(answer, prompt, top)
+        if errors:  # one repair round: the model sees its answer and what was wrong with it
+            repair = prompts.render("repair", errors="\n".join(f"- {e}" for e in errors))
+            messages = [*messages, message("assistant", reply.text), *messages_of(repair)]
+            try:
+                repaired = yield from call(messages, RESPONSE_FORMAT, False)
+                second = parse_answer(repaired.text)
+                fixed, still = self._validate(second, prompt, top)
+                if fixed:
+                    answer, suggestions, errors = second, fixed, still
+            except Exception as exc:  # noqa: BLE001 - keep the first answer's valid part
+                log.warning("LLM repair call failed: %s", _reason(exc, self.settings))
+            if errors:
+                log.info("LLM answer items dropped after repair: %s", "; ".join(errors))
+        return suggestions, answer
+
+    def _call(self, model: Any, messages: list[BaseMessage], *, streaming: bool,
+              response_format: dict) -> Generator[dict, None, Any]:
         """One chat completion (token events while it streams); returns the reply message."""
         import openai
 
-        kwargs = {"response_format": RESPONSE_FORMAT} if self._structured else {}
+        kwargs = {"response_format": response_format} if self._structured else {}
         try:
             if not streaming:
                 return model.invoke(messages, **kwargs)
@@ -140,7 +193,7 @@ class LLMEngine:
                 raise
             log.info("the LLM server rejects response_format (%s); asking for JSON in the prompt only", exc)
             self._structured = False
-            return (yield from self._call(model, messages, streaming=streaming))
+            return (yield from self._call(model, messages, streaming=streaming, response_format=response_format))
 
     def _model(self, *, streaming: bool) -> Any:
         """The injected chat model, else one from the factory (a streaming one for `stream`)."""
@@ -197,6 +250,16 @@ class LLMEngine:
             ))
         out.sort(key=lambda s: -s.confidence)
         return out[:top], errors
+
+
+def _replay(cached: Classification, started: float) -> list[dict]:
+    """The events of a cached answer: its rationales as one token event, then the result (no model call)."""
+    result = cached.model_copy(update={
+        "usage": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cached": True,
+                  **({"strategy": cached.usage["strategy"]} if cached.usage.get("strategy") else {})},
+        "elapsed_ms": round((time.perf_counter() - started) * 1000, 2)})
+    text = "\n\n".join(s.rationale for s in result.suggestions if s.rationale)
+    return [*([{"type": "token", "text": text}] if text else []), {"type": "result", "classification": result}]
 
 
 def _reason(exc: Exception, settings: Any) -> str:

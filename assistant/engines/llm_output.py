@@ -1,4 +1,4 @@
-"""The LLM engine's output: the JSON schema asked for, reading the reply, streamed rationales, token usage."""
+"""The LLM engine's output: the JSON schemas asked for, reading the reply, streamed rationales, token usage."""
 
 from __future__ import annotations
 
@@ -31,8 +31,36 @@ SCHEMA: dict[str, Any] = {
     "required": ["suggestions", "clarifying_question", "clarifying_options"],
     "additionalProperties": False,
 }
-RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {
-    "name": "classification", "description": "ranked tariff code suggestions", "strict": True, "schema": SCHEMA}}
+
+
+def response_format(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI `response_format` asking for `schema` (strict JSON schema output)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "description": description, "strict": True,
+                                                   "schema": schema}}
+
+
+RESPONSE_FORMAT = response_format("classification", "ranked tariff code suggestions", SCHEMA)
+_QUESTION = {"clarifying_question": {"type": ["string", "null"]},
+             "clarifying_options": {"type": "array", "items": {"type": "string"}}}
+# The tree walk: step 1 names one heading (two when GRI 3 decides); later steps name subheadings or lines, or the
+# note that excludes the goods from the chosen heading (the walk then backtracks).
+HEADING_FORMAT = response_format("heading", "the heading, or two when GRI 3 decides", {
+    "type": "object",
+    "properties": {"headings": {"type": "array", "items": _ITEM}, **_QUESTION},
+    "required": ["headings", "clarifying_question", "clarifying_options"],
+    "additionalProperties": False,
+})
+
+
+def subtree_format(name: str) -> dict[str, Any]:
+    """The schema of a step below the heading (`name`: subheading or line)."""
+    return response_format(name, f"the {name}(s) chosen within the heading, or the note excluding the goods", {
+        "type": "object",
+        "properties": {"suggestions": {"type": "array", "items": _ITEM}, "excluded_by": {"type": ["string", "null"]},
+                       **_QUESTION},
+        "required": ["suggestions", "excluded_by", "clarifying_question", "clarifying_options"],
+        "additionalProperties": False,
+    })
 
 
 @dataclass
@@ -43,11 +71,16 @@ class Usage:
     price_out: float | None = None  # ... and per million completion tokens (TARIFF_LLM_PRICE_OUT)
     calls: int = 0
     tokens: dict[str, int] = field(default_factory=dict)
+    strategy: str | None = None  # walk | oneshot
+    served_by: str | None = None  # the server's system_fingerprint (the eval's oracle model names itself there)
 
     def add(self, message: Any) -> None:
         self.calls += 1
+        response = getattr(message, "response_metadata", None) or {}
+        if isinstance(response.get("system_fingerprint"), str):
+            self.served_by = response["system_fingerprint"]
         meta = getattr(message, "usage_metadata", None) or {}
-        reported = (getattr(message, "response_metadata", None) or {}).get("token_usage") or {}
+        reported = response.get("token_usage") or {}
         for ours, theirs in (("prompt_tokens", "input_tokens"), ("completion_tokens", "output_tokens"),
                              ("total_tokens", "total_tokens")):
             value = meta.get(theirs, reported.get(ours))
@@ -56,6 +89,7 @@ class Usage:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"calls": self.calls, **self.tokens}
+        out.update({k: v for k, v in (("strategy", self.strategy), ("served_by", self.served_by)) if v})
         if self.price_in is not None and self.price_out is not None and "prompt_tokens" in self.tokens:
             cost = self.tokens["prompt_tokens"] * self.price_in
             cost += self.tokens.get("completion_tokens", 0) * self.price_out

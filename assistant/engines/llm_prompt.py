@@ -26,7 +26,7 @@ class Prompt:
         supplied = evidence.passages()
         self.line_passages = {p.codes[0]: p for p in supplied.values()
                               if p.kind in (SourceKind.HS, SourceKind.HTS) and len(p.codes) == 1}
-        notes = _unique([*evidence.notes, *(n for c in self.shown for n in c.notes)])[:PROMPT_NOTES]
+        notes = unique([*evidence.notes, *(n for c in self.shown for n in c.notes)])[:PROMPT_NOTES]
         self.ids: dict[str, Passage | None] = {}
         self.codes: dict[str, str] = {}
         for i, c in enumerate(self.shown, 1):
@@ -41,8 +41,8 @@ class Prompt:
                  for cid, code in self.codes.items()]
         return messages_of(prompts.render(
             "classify", edition=self.nomenclature.edition, top=top,
-            description=_quote(description, "DESCRIPTION>>>"),
-            context=_quote("\n".join(context), "FACTS>>>") or "(none)",
+            description=quote(description, "DESCRIPTION>>>"),
+            context=quote("\n".join(context), "FACTS>>>") or "(none)",
             candidates="\n".join(lines) or "(none)",
             notes=self._list("N", NOTE_CHARS), gris=self._list("G", GRI_CHARS), rulings=self._list("R", RULING_CHARS),
         ))
@@ -58,11 +58,7 @@ class Prompt:
 
     def path(self, line: Any, *, own: bool = False) -> list[str]:
         """Descriptions from the chapter down to the line (the line itself only with `own`)."""
-        chapter = self.nomenclature.get(line.code[:2])
-        parts = list(line.path)
-        if chapter is not None and chapter.code != line.code and (not parts or parts[0] != chapter.description):
-            parts.insert(0, chapter.description)
-        return [*parts, line.description] if own else parts
+        return line_path(self.nomenclature, line, own=own)
 
     def candidates_scored(self) -> list[Candidate]:
         return [Candidate(code=c.line.code, score=round(float(c.score), 5)) for c in self.evidence.candidates[:100]]
@@ -75,10 +71,20 @@ class Prompt:
             if p is not None:
                 chosen.append(p)
         chosen += [p for p in (self.ids.get(cid) for cid in cited) if p is not None]
-        return [_citation(p) for p in _unique(chosen)]
+        return [citation(p) for p in unique(chosen)]
 
 
-def _citation(p: Passage) -> Citation:
+def line_path(nomenclature: Any, line: Any, *, own: bool = False) -> list[str]:
+    """Descriptions from the chapter down to the line (the line itself only with `own`)."""
+    chapter = nomenclature.get(line.code[:2])
+    parts = list(line.path)
+    if chapter is not None and chapter.code != line.code and (not parts or parts[0] != chapter.description):
+        parts.insert(0, chapter.description)
+    return [*parts, line.description] if own else parts
+
+
+def citation(p: Passage) -> Citation:
+    """A citation of a supplied passage."""
     return Citation(label=p.label, kind=p.kind, source_id=p.id, excerpt=clip(p.text, 400), source=p.source,
                     edition=p.edition)
 
@@ -93,7 +99,7 @@ def message(role: str, text: str) -> BaseMessage:
     return {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}[role](content=text)
 
 
-def _quote(text: str, end_marker: str) -> str:
+def quote(text: str, end_marker: str) -> str:
     """User text placed between markers; a copy of the end marker inside it is defused so it cannot close the quote."""
     return text.replace(end_marker, end_marker.replace(">>>", ">\u200b>>")).strip()
 
@@ -103,5 +109,5 @@ def clip(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
 
 
-def _unique(passages: list[Passage]) -> list[Passage]:
+def unique(passages: list[Passage]) -> list[Passage]:
     return list({p.id: p for p in passages}.values())

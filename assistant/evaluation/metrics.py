@@ -286,6 +286,31 @@ def usage_totals(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
     return out
 
 
+def usage_per_item(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
+    """Median and mean per item of model calls, prompt and completion tokens (and cost), over the items that
+    reported usage; the strategy and the server that answered (an oracle names itself there)."""
+    reporting = [o.usage for o in outcomes if o.usage]
+    out: dict[str, Any] = {}
+    for key in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+        values = [float(u.get(key, 0) or 0) for u in reporting if key in u or key != "cost_usd"]
+        if values:
+            out[f"{key}_median"] = percentile(values, 50)
+            out[f"{key}_mean"] = sum(values) / len(values)
+    for key in ("strategy", "served_by"):
+        seen = sorted({str(u[key]) for u in reporting if u.get(key)})
+        if seen:
+            out[key] = ", ".join(seen)
+    out["cached"] = sum(bool(u.get("cached")) for u in reporting)
+    return out
+
+
+def oracle_label(outcomes: Sequence[ItemOutcome]) -> str | None:
+    """The oracle model's label when it answered this run (eval/oracle_llm.py): its figures are a ceiling."""
+    labels = sorted({str(o.usage.get("served_by")) for o in outcomes
+                     if str(o.usage.get("served_by") or "").startswith("tariff-oracle")})
+    return ", ".join(labels) or None
+
+
 def per_chapter(outcomes: Sequence[ItemOutcome]) -> dict[str, dict[str, Any]]:
     """By chapter of the primary gold: n, hs4_top1, hs6_top1, hts10_top1 (and its denominator)."""
     by: dict[str, list[ItemOutcome]] = defaultdict(list)
@@ -319,5 +344,7 @@ def summarize(
     usage = usage_totals(outcomes)
     if usage["items_reporting"]:
         out["usage"] = usage
+        out["usage_per_item"] = usage_per_item(outcomes)
+    out["oracle"] = oracle_label(outcomes)
     out["per_chapter"] = per_chapter(outcomes)
     return out

@@ -63,6 +63,8 @@ def render_report(m: dict[str, Any], outcomes: Sequence[ItemOutcome], *, plots: 
         (f"{m['n']} items · {m['edition']} · corpus snapshot `{m.get('corpus_snapshot') or '–'}` · "
          f"top {m['top']}{model} · run {m.get('started', '')}"),
         "",
+        *([f"**Oracle run** (`{m['oracle']}`): the model knew the gold answer, so these figures are the engine's "
+           "ceiling, not a model's accuracy.", ""] if m.get("oracle") else []),
         (f"**Primary metric — 6-digit (HS subheading) top-1: {pct(m.get('hs6_top1'))}**"
          f" · heading {pct(m.get('hs4_top1'))} · 10-digit {pct(m.get('hts10_top1'))}"
          f" · 6-digit in top 5 {pct(m.get('hs6_top5'))}"),
@@ -128,6 +130,13 @@ def render_report(m: dict[str, Any], outcomes: Sequence[ItemOutcome], *, plots: 
     if m.get("usage"):
         out += ["## LLM usage", ""]
         out += _table(["field", "total"], [[k, str(v)] for k, v in m["usage"].items()])
+        per = m.get("usage_per_item") or {}
+        rows = [[key, num(per.get(f"{key}_median"), ".6g"), num(per.get(f"{key}_mean"), ".6g")]
+                for key in ("calls", "prompt_tokens", "completion_tokens", "cost_usd") if f"{key}_mean" in per]
+        if rows:
+            out += [f"Per item (strategy {per.get('strategy', '–')}; {per.get('cached', 0)} answers from the cache):",
+                    ""]
+            out += _table(["", "median", "mean"], rows)
 
     out += ["## By chapter (engine)", ""]
     rows = [

@@ -1,4 +1,4 @@
-"""LLMEngine on a real runtime (HS 2022 indexed) and the real offline engine, through the real ChatOpenAI client.
+"""LLMEngine (one-shot strategy: pick among the best lines) on a real runtime (HS 2022 indexed) and the real offline engine, through the real ChatOpenAI client.
 
 The model server is ScriptedLLM (tests/llm_server.py), the one fake in the suite: a scripted stand-in for an
 OpenAI-compatible model server on 127.0.0.1, reached over real HTTP. Replies that choose a code read the candidate
@@ -33,7 +33,7 @@ def make_engine(hs_runtime, llm):
 
     def make(runtime=hs_runtime, server: ScriptedLLM = llm, **settings: Any) -> LLMEngine:
         update = {"llm_base_url": server.base_url, "llm_model": server.model, "llm_api_key": "test-key",
-                  "llm_timeout": 20.0, **settings}
+                  "llm_timeout": 20.0, "llm_strategy": "oneshot", "llm_cache": False, **settings}
         return LLMEngine(runtime, settings=runtime.settings.model_copy(update=update))
 
     return make
@@ -93,7 +93,7 @@ def test_valid_answer_is_validated_cited_and_metered(hs_runtime, make_engine, ll
     assert cited[:2] == [catalog.line_passage("610910").id, catalog.line_passage("6109").id]
     assert all(c.source_id in catalog.passages and c.excerpt for c in best.citations)
     assert result.usage == {"calls": 1, "prompt_tokens": 1500, "completion_tokens": 120, "total_tokens": 1620,
-                            "cost_usd": pytest.approx((1500 * 2.0 + 120 * 8.0) / 1e6)}
+                            "cost_usd": pytest.approx((1500 * 2.0 + 120 * 8.0) / 1e6), "strategy": "oneshot"}
 
     evidence = OfflineEngine(hs_runtime).gather(DESCRIPTION)
     assert [c.code for c in result.candidates] == [c.line.code for c in evidence.candidates][:100]

@@ -116,7 +116,8 @@ def test_eval_llm_engine_against_the_scripted_server(tmp_path, hs_runtime):
     with ScriptedLLM([answer_last_candidate] * 20) as llm:
         proc = tariff(["eval", str(dataset), "--engine", "llm", "--json", "--out", str(out)],
                       hs_runtime.settings.home, TARIFF_LLM_BASE_URL=llm.base_url, TARIFF_LLM_MODEL=llm.model,
-                      TARIFF_LLM_API_KEY="test", TARIFF_LLM_TIMEOUT="20")
+                      TARIFF_LLM_API_KEY="test", TARIFF_LLM_TIMEOUT="20",
+                      TARIFF_LLM_STRATEGY="oneshot", TARIFF_LLM_CACHE="false")
         requests = len(llm.requests)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads(proc.stdout)

@@ -115,6 +115,8 @@ def make_api(hs_runtime, tmp_path: Path) -> Iterator[Callable[..., Api]]:
         runtime = hs_runtime
         llm = {k: v for k, v in overrides.items() if k.startswith("llm_") or k == "engine"}
         if llm:  # the engines read the runtime's settings: a runtime on the same index with the LLM settings
+            # These tests script the one-shot prompt (C1.. candidates) and expect every request to reach the model.
+            llm = {"llm_strategy": "oneshot", "llm_cache": False, **llm}
             runtime = Runtime(hs_runtime.settings.model_copy(update=llm), hs_runtime.store,
                               embedder=hs_runtime.embedder)
         app = create_app(Settings(_env_file=None, **overrides), runtime=runtime)

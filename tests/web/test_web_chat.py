@@ -239,7 +239,7 @@ def test_llm_engine_streams_tokens_and_a_failure_is_shown_as_degraded(hs_runtime
 
     with ScriptedLLM([suggest, Status(500)]) as llm:
         llm_settings = {"engine": "llm", "llm_base_url": llm.base_url, "llm_model": llm.model,
-                        "llm_api_key": "test-key", "llm_timeout": 5.0}
+                        "llm_api_key": "test-key", "llm_timeout": 5.0, "llm_strategy": "oneshot", "llm_cache": False}
         runtime = Runtime(hs_runtime.settings.model_copy(update=llm_settings), hs_runtime.store,
                           embedder=hs_runtime.embedder)
         app = create_app(Settings(home=tmp_path, _env_file=None, **llm_settings), runtime=runtime)
