@@ -119,8 +119,8 @@ class OfflineEngine:
                 ev.append(found.hs[code[:6]])
             ev.extend(found.precedents.get(code[:6], [])[:2])
             ev.extend(found.rulings_by_head.get(code[:4], [])[:2])
-            if signals.redirected.get(code[:4]) in sending:
-                ev.insert(1, sending[signals.redirected[code[:4]]])
+            if code[:4] in signals.redirected:  # every excluding note that names this heading
+                ev[1:1] = [n for label, n in sending.items() if label in signals.excluded.values() and code[:4] in n.text]
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
                                      reasons=_reasons(code, row, signals)))
         notes = self._notes_for(scored[:10])

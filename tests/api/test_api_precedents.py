@@ -69,7 +69,6 @@ def test_a_decided_case_changes_the_next_answer_until_corrected_or_redacted(app_
     after = _classify(client, keys)
     assert _rank(after, later) == 1, [s["code"] for s in after["suggestions"]]  # the officer decided these goods
     assert _cites(after, label) == [later]  # the case is cited, and only where it voted
-    assert after["suggestions"][0]["rationale"].startswith(f"{label} decided the same goods")
     assert [s["confidence"] for s in after["suggestions"]] == sorted(
         (s["confidence"] for s in after["suggestions"]), reverse=True)
     cited = next(c for s in after["suggestions"] if s["code"] == later for c in s["citations"] if c["label"] == label)

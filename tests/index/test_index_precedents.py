@@ -71,3 +71,30 @@ def test_cli_ingest_and_search(runtime, samples, tariff):
     bad = tariff(home, "ingest", "precedents", str(samples / "precedents" / "entry_history_sample.csv"),
                  "--code-column", "nope")
     assert bad.returncode != 0 and "no code column 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_decided_case_of_the_same_goods_comes_first(runtime):
+    from assistant.engines import classify
+    from assistant.engines.precedents import follow_decided_case
+    from assistant.sources.precedents import CodeCheck, Precedent, precedent_passage
+
+    goods = "Plastic garden chair, stackable, moulded polypropylene"
+    before = classify(goods, runtime=runtime, top=5)
+    code = next(c for c in ("950300", "847130", "030781") if c not in {s.code for s in before.suggestions})
+    check = CodeCheck(runtime.catalog.nomenclature)
+    other = precedent_passage(Precedent(goods, (code,), "cbp_sample", "N900777", "us"), check)
+    runtime.index_passages([other], source_key="precedents:test-other")
+    assert follow_decided_case(before, runtime, goods) == before  # only an officer's decision is followed
+    case = precedent_passage(Precedent(goods, (code,), "decisions", "c0ffee", "us"), check)
+    runtime.index_passages([case], source_key="precedents:decisions:c0ffee")
+    try:
+        after = follow_decided_case(before, runtime, goods)
+        first = after.suggestions[0]
+        assert first.code == code and first.citations[0].label == "Case c0ffee"
+        assert first.rationale.startswith("Case c0ffee decided the same goods")
+        assert [s.confidence for s in after.suggestions] == [s.confidence for s in before.suggestions]
+        assert len(after.suggestions) == len(before.suggestions)
+        assert follow_decided_case(before, runtime, "Frozen salmon fillets") == before  # other goods: untouched
+    finally:
+        runtime.index_passages([], source_key="precedents:decisions:c0ffee")
+        runtime.index_passages([], source_key="precedents:test-other")
