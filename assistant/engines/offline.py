@@ -139,7 +139,7 @@ class OfflineEngine:
             for h4 in head:
                 head[h4] += p["h_prior"] * prior.log_prob(h4)
 
-        top_heads = sorted(head, key=head.get, reverse=True)[: int(p["heading_k"])]
+        top_heads = sorted(head, key=lambda h4: (-head[h4], h4))[: int(p["heading_k"])]
         facts = stated_facts(q.text)
         scored: list[ScoredLine] = []
         for h4 in top_heads:
@@ -173,7 +173,7 @@ class OfflineEngine:
                     reasons.append(f"demoted: {clash}")
                 scored.append(ScoredLine(line=leaf, score=s, evidence=ev, reasons=reasons))
 
-        scored.sort(key=lambda c: c.score, reverse=True)
+        scored.sort(key=lambda c: (-c.score, c.line.code))
         notes = self._notes_for(scored[: int(p["notes_for_top"])])
         best_before = scored[0].score if scored else 0.0
         excluded, redirected = apply_exclusions(q.text, scored, notes, penalty=p["exclusion_penalty"])
@@ -188,7 +188,7 @@ class OfflineEngine:
                 ev = [x for x in (line_p, by_label.get(label)) if x is not None]
                 scored.append(ScoredLine(line=leaf, score=best_before + p["l_dense"] * line_dense.get(leaf.code, 0.0),
                                          evidence=ev, reasons=[f"{label} sends such goods to heading {h4}"]))
-        scored.sort(key=lambda c: c.score, reverse=True)
+        scored.sort(key=lambda c: (-c.score, c.line.code))
         for c in scored[:20]:
             c.notes = [n for n in notes if (n.chapter == c.line.chapter or c.line.chapter in n.meta.get("chapters", ()))
                        and n.label not in excluded.values()][:2]

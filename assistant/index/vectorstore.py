@@ -35,6 +35,7 @@ class VectorStore(Protocol):
     def delete(self, ids: Iterable[str]) -> None: ...
     def query(self, embedding: np.ndarray, *, top: int, where: Where | None = None) -> list[tuple[str, float]]: ...
     def iter_passages(self) -> Iterator[Passage]: ...
+    def vectors(self, kind: SourceKind) -> Iterator[tuple[str, np.ndarray]]: ...
     def count(self) -> int: ...
 
 
@@ -183,7 +184,7 @@ class ChromaStore:
                     continue
                 res = col.query(query_embeddings=vec, n_results=n, where=chroma_where, include=["distances"])
                 hits.extend((i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0]))
-        hits.sort(key=lambda h: -h[1])
+        hits.sort(key=lambda h: (-h[1], h[0]))  # equal similarities: by passage id, never by arrival
         return hits[:top]
 
     def _count(self, kind: SourceKind, col: Any) -> int:
@@ -205,6 +206,18 @@ class ChromaStore:
                     if len(page["ids"]) < PAGE:
                         break
                     offset += PAGE
+
+    def vectors(self, kind: SourceKind) -> Iterator[tuple[str, np.ndarray]]:
+        """(passage id, stored vector) of every passage of one kind, in pages (the retriever's exact search)."""
+        col = self.collections[SourceKind(kind)]
+        with _guard(self.location):
+            offset = 0
+            while True:
+                page = col.get(include=["embeddings"], limit=PAGE, offset=offset)
+                yield from zip(page["ids"], page["embeddings"])
+                if len(page["ids"]) < PAGE:
+                    break
+                offset += PAGE
 
     def count(self) -> int:
         with _guard(self.location):
