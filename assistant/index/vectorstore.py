@@ -37,6 +37,7 @@ class VectorStore(Protocol):
     def iter_passages(self) -> Iterator[Passage]: ...
     def vectors(self, kind: SourceKind) -> Iterator[tuple[str, np.ndarray]]: ...
     def count(self) -> int: ...
+    def heartbeat(self) -> None: ...
 
 
 def snapshot_of(ids: Iterable[str]) -> str:
@@ -222,6 +223,12 @@ class ChromaStore:
     def count(self) -> int:
         with _guard(self.location):
             return sum(col.count() for col in self.collections.values())
+
+    def heartbeat(self) -> None:
+        """BackendUnavailable when the store cannot be reached (searches run on an in-memory copy of the vectors,
+        yet a request that needs the index still fails fast when the index is gone, as documented)."""
+        with _guard(self.location):
+            self.client.heartbeat()
 
 
 def _as_list(value: Any) -> list[Any]:
