@@ -94,6 +94,8 @@ class ChromaStore:
     Passages live in one collection per source kind (`<namespace>-hts`, ...): a search restricted to a kind then
     needs no metadata pre-filter, which in Chroma costs more than the vector search itself (80 ms vs 3 ms measured
     on 40,000 passages). Vectors are always supplied by us; Chroma's own embedding function is never used.
+    The engine does not search with `query` (HNSW is approximate and not the same in every process): the retriever
+    reads the vectors once per snapshot (`vectors`) and searches them exactly (index/retrieve.py).
     """
 
     def __init__(self, *, namespace: str, path: Path | None = None, url: str | None = None):
