@@ -6,7 +6,7 @@ between processes, and the same query vector got different neighbours in two pro
 issue 15); exact search made them agree (0 of 120). Ties are broken by passage id, and the vectors are read from the
 store once per snapshot and kept on disk beside the BM25 indexes. The price: a scan of one kind's vectors (26,103 HTS
 lines x 384 floats, 40 MB) took 45 ms against Chroma's 5.7 ms on 2 cores shared at load 17 (eval/bench_retrieve.py
-has both rows); memory bandwidth bound, a few ms on an idle core. HNSW candidates re-scored exactly would be faster
+has both rows). HNSW candidates re-scored exactly would be faster
 but not guaranteed to be the same.
 """
 
