@@ -1,13 +1,12 @@
 """Hybrid retrieval: dense (exact cosine over the stored vectors) + lexical (BM25), one index per source kind, fused by
 reciprocal rank.
 
-Dense search is exact and in memory, not Chroma's HNSW: the approximate graph Chroma rebuilds from its log differs
-between processes, and the same query vector got different neighbours in two processes (5 of 120 ATLAS dev queries,
-issue 15); exact search made them agree (0 of 120). Ties are broken by passage id, and the vectors are read from the
-store once per snapshot and kept on disk beside the BM25 indexes. The price: a scan of one kind's vectors (26,103 HTS
-lines x 384 floats, 40 MB) took 45 ms against Chroma's 5.7 ms on 2 cores shared at load 17 (eval/bench_retrieve.py
-has both rows). HNSW candidates re-scored exactly would be faster
-but not guaranteed to be the same.
+Dense search is exact and in memory, not Chroma's HNSW: Chroma's approximate search gave different neighbours for
+the same query vector in two processes on the same index (5 of 120 ATLAS dev queries, issue 15); exact search made
+them agree (0 of 120). Ties are broken by passage id, and the vectors are read from the store once per snapshot and
+kept on disk beside the BM25 indexes. The price: a scan of one kind's vectors (26,103 HTS lines x 384 floats, 40 MB)
+took 45 ms against Chroma's 5.7 ms on 2 cores shared at load 17 (eval/bench_retrieve.py has both rows). HNSW
+candidates re-scored exactly would be faster, but not guaranteed to be the same.
 """
 
 from __future__ import annotations
