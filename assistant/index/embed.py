@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import sqlite3
 import threading
@@ -21,9 +20,11 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS = 128  # the length MiniLM was trained at; longer passages are represented by their opening
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors, one row per text."""
+    """Turns texts into L2-normalised float32 vectors, one row per text; a text's vector never depends on the other
+    texts of the call. `identity` names everything the vectors depend on (model file, precision, recipe)."""
 
     name: str
+    identity: str
     dim: int
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
@@ -39,27 +40,28 @@ def model_label(model_path: str) -> str:
 class SentenceTransformerEmbedder:
     """The model run by sentence-transformers on torch (reference implementation; slower on CPU)."""
 
-    def __init__(self, model_path: str, *, batch_size: int = 64, threads: int | None = None):
+    def __init__(self, model_path: str, *, threads: int = 2):
         offline_env()
         try:
             import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - torch is a core dependency
             raise BackendUnavailable(f"the torch embedding runtime needs sentence-transformers ({exc})") from exc
-        torch.set_num_threads(threads or min(2, os.cpu_count() or 1))
+        torch.set_num_threads(threads)
         try:
             self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - any failure to load means the embedder is unusable
             raise BackendUnavailable(f"cannot load embedding model {model_path}: {exc}") from exc
         self.model.max_seq_length = min(self.model.max_seq_length or MAX_TOKENS, MAX_TOKENS)
-        self.batch_size = batch_size
         self.dim = int(self.model.get_embedding_dimension())
         self.name = f"{model_label(model_path)}+torch"
+        self.identity = f"{self.name}|per-sequence|threads={threads}|max_tokens={self.model.max_seq_length}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+        # One text per forward pass: padded batches shift the last bits of a vector (see onnx.py).
+        vecs = self.model.encode(list(texts), batch_size=1, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
 
@@ -70,11 +72,13 @@ def normalise(vecs: np.ndarray) -> np.ndarray:
 
 
 class CachedEmbedder:
-    """Wraps an embedder with a SQLite cache keyed by sha256(model name + text): a re-run embeds nothing."""
+    """Wraps an embedder with a SQLite cache keyed by sha256(embedder identity + text): a re-run embeds nothing, and
+    a different model file, precision or recipe never reads another's vectors."""
 
     def __init__(self, inner: Embedder, path: Path):
         self.inner = inner
         self.name = inner.name
+        self.identity = inner.identity
         self.dim = inner.dim
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +90,7 @@ class CachedEmbedder:
         self.computed = 0  # texts actually sent to the model by this instance (tests and benchmarks read it)
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.name}\x00{text}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{self.identity}\x00{text}".encode("utf-8")).hexdigest()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
@@ -139,7 +143,9 @@ class CachedEmbedder:
 
 # ---------------------------------------------------------------- passages -> vectors
 
-EMBED_RECIPE = "r1"  # bump whenever passage_parts changes: collection names carry it, so old vectors never mix in
+# Bump whenever passage_parts or the way a text is run changes: collection names carry it, so old vectors never mix
+# in. r2: one sequence per model run (r1 vectors depended on their batch-mates; issue 15).
+EMBED_RECIPE = "r2"
 HEADING_WEIGHT = 0.7
 
 

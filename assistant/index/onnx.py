@@ -1,11 +1,29 @@
 """The ONNX backend: the embedding model exported to ONNX once (int8 when it agrees with the original), run by
-ONNX Runtime: several times faster than sentence-transformers on a CPU."""
+ONNX Runtime one sequence at a time, so a text's vector never depends on what it is embedded with.
+
+Why one sequence per run: dynamic int8 quantisation scales activations per tensor, i.e. per padded batch, so in
+batches of 8 or 32 a text's vector moved by up to 0.043 in a component with its batch-mates (issue 15), and two
+evaluations of one dataset on one index disagreed. Run alone, a text is quantised on its own values only: its vector
+is bit-identical whatever else is embedded, in any process. The intra-op thread count is fixed (EMBED_THREADS), not
+taken from the machine's cores. Measured on 2 cores shared with other jobs (load 8-17), 800 HS passage texts
+(eval/bench_embed.py does the same comparison):
+  - ingest: int8 in batches of 8 (before) 121 texts/s; one sequence per run 73 texts/s sequentially, 120 texts/s
+    with two runs in parallel (measured on two sessions; embed() runs INGEST_RUNS at once on its one session);
+    fp32 in batches of 32 73 texts/s, one per run 33. The full US corpus (about 34,600 passages, cold cache)
+    re-ingested in 589 s with this code, its 26,103 HTS lines at 97 passages/s including the Chroma writes.
+  - a query (ATLAS dev, ~80 chars) is one run either way: int8 7.4 ms (15 ms with one thread).
+  - max difference alone vs in the batch: 0.0 one per run (fp32 batched was also 0.0; int8 batched up to 0.043).
+  - agreement with fp32 (800 HS texts): mean cosine 0.9940 one per run, 0.9938 in batches of 8.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +34,8 @@ from .embed import MAX_TOKENS, SentenceTransformerEmbedder, model_label, normali
 
 log = logging.getLogger(__name__)
 
-ONNX_BATCH = 32  # fp32: length-sorted batches of 32 (little padding)
-INT8_BATCH = 8  # int8: see OnnxEmbedder.__init__
+EMBED_THREADS = 2  # intra-op threads of every run, on any machine (1 and 2 measured bit-identical on MiniLM)
+INGEST_RUNS = 2  # sequences embedded at once, each in its own run: ingest throughput without shared batches
 # Texts to check the exported ONNX model against the original one before trusting it.
 _PROBES = [
     "Men's or boys' T-shirts of cotton, knitted or crocheted",
@@ -34,7 +52,7 @@ _PROBES = [
 class OnnxEmbedder:
     """The same model exported to ONNX (optionally int8-quantised) and run by ONNX Runtime: several times faster."""
 
-    def __init__(self, onnx_path: Path, tokenizer_path: Path, *, name: str, threads: int | None = None):
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, *, name: str):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -42,7 +60,7 @@ class OnnxEmbedder:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.intra_op_num_threads = EMBED_THREADS
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # cores are shared: do not spin
@@ -52,12 +70,11 @@ class OnnxEmbedder:
             raise BackendUnavailable(f"cannot load {onnx_path} ({exc}); delete it to re-export") from exc
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.name = name
-        # Dynamic int8 quantisation scales activations per tensor, so a text's vector depends a little on its
-        # batch-mates. Measured on HTS texts against sentence-transformers: cosine 0.9936 one text per call,
-        # 0.9932 in batches of 8 (0.992 between the two), and batches of 8 run 1.5x faster. The cache keeps the
-        # first vector computed for a text, so an index never mixes two versions of one text.
-        self.batch = INT8_BATCH if "int8" in Path(onnx_path).name else ONNX_BATCH
-        self.dim = int(self._run([[101, 102]]).shape[-1])
+        # What the cache keys on: a change of model file, precision, recipe or runtime gives new entries.
+        self.identity = (f"{name}|onnx={_file_digest(Path(onnx_path))}|tokenizer={_file_digest(Path(tokenizer_path))}"
+                         f"|per-sequence|threads={EMBED_THREADS}|max_tokens={MAX_TOKENS}|ort={ort.__version__}")
+        self._pool = ThreadPoolExecutor(INGEST_RUNS, thread_name_prefix="embed") if INGEST_RUNS > 1 else None
+        self.dim = int(self._run([101, 102]).shape[-1])
 
     @classmethod
     def for_model(cls, model_path: str, *, cache_dir: Path, quantize: bool = True) -> "OnnxEmbedder":
@@ -69,27 +86,34 @@ class OnnxEmbedder:
         variant = "int8" if onnx_path.name == "model-int8.onnx" else "fp32"
         return cls(onnx_path, Path(model_path) / "tokenizer.json", name=f"{model_label(model_path)}+onnx-{variant}")
 
-    def _run(self, ids: list[list[int]]) -> np.ndarray:
-        width = max(len(x) for x in ids)
-        input_ids = np.zeros((len(ids), width), np.int64)
-        mask = np.zeros_like(input_ids)
-        for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+    def _run(self, ids: list[int]) -> np.ndarray:
+        """The mean-pooled vector of one sequence, run alone (no padding, no batch-mates)."""
+        input_ids = np.asarray([ids], np.int64)
+        feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+                "token_type_ids": np.zeros_like(input_ids)}
         hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-        return ((hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)).astype(np.float32)
+        return hidden[0].mean(axis=0, dtype=np.float32)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), np.float32)
+        """One normalised vector per text, each computed in its own run: the same bits alone or among many."""
         if not texts:
-            return out
+            return np.zeros((0, self.dim), np.float32)
         encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
-        order = np.argsort([len(x) for x in encoded], kind="stable")  # similar lengths together: little padding
-        for start in range(0, len(order), self.batch):
-            rows = order[start : start + self.batch]
-            out[rows] = self._run([encoded[i] for i in rows])
-        return normalise(out)
+        if self._pool is None or len(encoded) == 1:
+            rows = [self._run(ids) for ids in encoded]
+        else:  # ONNX Runtime releases the GIL: runs in parallel threads share the session, never a tensor
+            rows = list(self._pool.map(self._run, encoded))
+        return normalise(np.stack(rows))
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: Path) -> str:
+    """First 16 hex digits of the file's sha256 (the exported model is written once, then only read)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _mean_pooling(model_path: str) -> bool:

@@ -1,7 +1,17 @@
-"""Hybrid retrieval: dense (the vector store) + lexical (BM25, one index per source kind), fused by reciprocal rank."""
+"""Hybrid retrieval: dense (exact cosine over the stored vectors) + lexical (BM25), one index per source kind, fused by
+reciprocal rank.
+
+Dense search is exact and in memory, not Chroma's HNSW: Chroma's approximate search gave different neighbours for
+the same query vector in two processes on the same index (5 of 120 ATLAS dev queries, issue 15); exact search made
+them agree (0 of 120). Ties are broken by passage id, and the vectors are read from the store once per snapshot and
+kept on disk beside the BM25 indexes. The price: a scan of one kind's vectors (26,103 HTS lines x 384 floats, 40 MB)
+took 45 ms against Chroma's 5.7 ms on 2 cores shared at load 17 (eval/bench_retrieve.py has both rows). HNSW
+candidates re-scored exactly would be faster, but not guaranteed to be the same.
+"""
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import threading
@@ -112,6 +122,52 @@ class LexicalIndex:
         return keep
 
 
+class DenseIndex:
+    """The stored vectors of one kind's passages, row for row with the catalog, for exact cosine search."""
+
+    def __init__(self, passages: list[Passage], vectors: np.ndarray):
+        self.passages = passages
+        self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.present = np.linalg.norm(self.matrix, axis=1) > 0  # a passage without a stored vector never matches
+        self.editions = np.array([p.edition for p in passages], dtype=object)
+        self.chapters = np.array([p.chapter or "" for p in passages], dtype=object)
+
+    @classmethod
+    def from_store(cls, passages: list[Passage], store: VectorStore, kind: SourceKind) -> "DenseIndex":
+        row = {p.id: i for i, p in enumerate(passages)}
+        vectors: np.ndarray | None = None
+        for ident, vec in store.vectors(kind):
+            i = row.get(ident)
+            if i is None:
+                continue  # written after this catalog was built
+            if vectors is None:
+                vectors = np.zeros((len(passages), len(vec)), np.float32)
+            vectors[i] = vec
+        return cls(passages, vectors if vectors is not None else np.zeros((len(passages), 1), np.float32))
+
+    def scores(self, query: np.ndarray, *, edition: str | None, chapters: list[str] | None) -> np.ndarray:
+        """Cosine similarity of every passage (vectors are normalised); -inf where filtered out."""
+        if self.matrix.shape[1] != len(query):
+            return np.full(len(self.passages), -np.inf, np.float32)
+        # numpy's own loop, not BLAS: one thread whatever the machine, so the bits never depend on its cores.
+        scores = np.einsum("ij,j->i", self.matrix, np.asarray(query, dtype=np.float32))
+        keep = self.present
+        if edition:
+            keep = keep & (self.editions == edition)
+        if chapters:
+            keep = keep & np.isin(self.chapters, chapters)
+        return np.where(keep, scores, -np.inf)
+
+
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows scoring at least the n-th best (more when several tie there): the caller cuts by score, then id."""
+    n = min(n, int(np.isfinite(scores).sum()))
+    if n <= 0:
+        return np.zeros(0, np.int64)
+    nth = np.partition(scores, len(scores) - n)[len(scores) - n]
+    return np.flatnonzero(scores >= nth)
+
+
 # ---------------------------------------------------------------- retriever
 
 
@@ -124,9 +180,9 @@ class Retriever:
         self.embedder = embedder
         self.cache_dir = Path(cache_dir) if cache_dir else None  # BM25 indexes per snapshot and kind
         self._indexes: dict[SourceKind, LexicalIndex] = {}
+        self._dense: dict[SourceKind, DenseIndex] = {}
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._editions = {k: {p.edition for p in ps} for k, ps in catalog.by_kind.items()}
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query's vector (kept in a small LRU: the engine asks for the same query several times)."""
@@ -164,6 +220,33 @@ class Retriever:
                 index = self._indexes[kind] = self._load_or_build(kind)
             return index
 
+    def dense_index(self, kind: SourceKind) -> DenseIndex:
+        """The vectors of one kind: read from the store on first use, kept on disk per snapshot and namespace."""
+        with self._lock:
+            index = self._dense.get(kind)
+            if index is None:
+                index = self._dense[kind] = self._load_or_read(kind)
+            return index
+
+    def _load_or_read(self, kind: SourceKind) -> DenseIndex:
+        passages = self.catalog.by_kind[kind]
+        namespace = getattr(self.store, "namespace", "")
+        path = (self.cache_dir / f"dense-{namespace}-{self.catalog.snapshot}-{kind.value}.npy"
+                if self.cache_dir else None)
+        if path is not None and path.exists():
+            try:
+                vectors = np.load(path, allow_pickle=False)
+                if len(vectors) == len(passages):
+                    return DenseIndex(passages, vectors)
+            except (OSError, ValueError):  # a damaged cache file: read the store again
+                pass
+        index = DenseIndex.from_store(passages, self.store, kind)
+        if path is not None:
+            buf = io.BytesIO()
+            np.save(buf, index.matrix, allow_pickle=False)
+            replace_cached(path, buf.getvalue(), stale=f"dense-{namespace}-*-{kind.value}.npy")
+        return index
+
     def _load_or_build(self, kind: SourceKind) -> LexicalIndex:
         passages = self.catalog.by_kind[kind]
         path = self.cache_dir / f"bm25-{self.catalog.snapshot}-{kind.value}.pkl" if self.cache_dir else None
@@ -190,17 +273,15 @@ class Retriever:
         kinds_ = self._kinds(kinds)
         if not kinds_ or not query.strip():
             return []
-        where: dict = {"kind": [k.value for k in kinds_]}
-        if edition and any(self._editions[k] != {edition} for k in kinds_):  # a no-op filter costs Chroma time
-            where["edition"] = edition
-        if chapters:
-            where["chapter"] = list(chapters)
-        hits = []
-        for ident, sim in self.store.query(self.embed_query(query), top=top, where=where):
-            p = self.catalog.passage(ident)
-            if p is not None:  # written after this catalog was built
-                hits.append(Hit(p, sim, dense_rank=len(hits) + 1, dense_score=sim))
-        return hits
+        self.store.heartbeat()
+        vec = self.embed_query(query)
+        scored: list[tuple[float, Passage]] = []
+        for kind in kinds_:
+            index = self.dense_index(kind)
+            scores = index.scores(vec, edition=edition, chapters=chapters)
+            scored.extend((float(scores[i]), index.passages[i]) for i in _best(scores, top))
+        scored.sort(key=lambda s: (-s[0], s[1].id))
+        return [Hit(p, s, dense_rank=r, dense_score=s) for r, (s, p) in enumerate(scored[:top], start=1)]
 
     def lexical(self, query: str, *, kinds=None, edition: str | None = None, chapters: list[str] | None = None,
                 top: int = 10) -> list[Hit]:
@@ -215,11 +296,8 @@ class Retriever:
             keep = index.mask(edition=edition, chapters=chapters)
             if keep is not None:
                 scores = np.where(keep, scores, 0.0)
-            n = min(top, int((scores > 0).sum()))
-            if n <= 0:
-                continue
-            best = np.argpartition(-scores, n - 1)[:n]
-            scored.extend((float(scores[i]), index.passages[i]) for i in best)
+            # Which of equal scores make the cut is decided below by passage id, not by the partition's order.
+            scored.extend((float(scores[i]), index.passages[i]) for i in _best(np.where(scores > 0, scores, -np.inf), top))
         scored.sort(key=lambda s: (-s[0], s[1].id))
         return [Hit(p, s, lexical_rank=r, lexical_score=s) for r, (s, p) in enumerate(scored[:top], start=1)]
 

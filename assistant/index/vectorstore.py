@@ -35,7 +35,9 @@ class VectorStore(Protocol):
     def delete(self, ids: Iterable[str]) -> None: ...
     def query(self, embedding: np.ndarray, *, top: int, where: Where | None = None) -> list[tuple[str, float]]: ...
     def iter_passages(self) -> Iterator[Passage]: ...
+    def vectors(self, kind: SourceKind) -> Iterator[tuple[str, np.ndarray]]: ...
     def count(self) -> int: ...
+    def heartbeat(self) -> None: ...
 
 
 def snapshot_of(ids: Iterable[str]) -> str:
@@ -92,6 +94,8 @@ class ChromaStore:
     Passages live in one collection per source kind (`<namespace>-hts`, ...): a search restricted to a kind then
     needs no metadata pre-filter, which in Chroma costs more than the vector search itself (80 ms vs 3 ms measured
     on 40,000 passages). Vectors are always supplied by us; Chroma's own embedding function is never used.
+    The engine does not search with `query` (HNSW is approximate and not the same in every process): the retriever
+    reads the vectors once per snapshot (`vectors`) and searches them exactly (index/retrieve.py).
     """
 
     def __init__(self, *, namespace: str, path: Path | None = None, url: str | None = None):
@@ -183,7 +187,7 @@ class ChromaStore:
                     continue
                 res = col.query(query_embeddings=vec, n_results=n, where=chroma_where, include=["distances"])
                 hits.extend((i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0]))
-        hits.sort(key=lambda h: -h[1])
+        hits.sort(key=lambda h: (-h[1], h[0]))  # equal similarities: by passage id, never by arrival
         return hits[:top]
 
     def _count(self, kind: SourceKind, col: Any) -> int:
@@ -206,9 +210,27 @@ class ChromaStore:
                         break
                     offset += PAGE
 
+    def vectors(self, kind: SourceKind) -> Iterator[tuple[str, np.ndarray]]:
+        """(passage id, stored vector) of every passage of one kind, in pages (the retriever's exact search)."""
+        col = self.collections[SourceKind(kind)]
+        with _guard(self.location):
+            offset = 0
+            while True:
+                page = col.get(include=["embeddings"], limit=PAGE, offset=offset)
+                yield from zip(page["ids"], page["embeddings"])
+                if len(page["ids"]) < PAGE:
+                    break
+                offset += PAGE
+
     def count(self) -> int:
         with _guard(self.location):
             return sum(col.count() for col in self.collections.values())
+
+    def heartbeat(self) -> None:
+        """BackendUnavailable when the store cannot be reached (searches run on an in-memory copy of the vectors,
+        yet a request that needs the index still fails fast when the index is gone, as documented)."""
+        with _guard(self.location):
+            self.client.heartbeat()
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -25,6 +25,7 @@ from .cases import (
     stream_case,
 )
 from .decisions import decide
+from .replay import Replay, replay_case
 from .requests import ClassificationRequest, DecisionRequest, InfoRequest
 from .risk import declared_code_risks
 
@@ -35,6 +36,7 @@ __all__ = [
     "Desk",
     "InfoRequest",
     "Prepared",
+    "Replay",
     "add_info",
     "case_audit",
     "create_case",
@@ -46,5 +48,6 @@ __all__ = [
     "load",
     "prepare",
     "queue",
+    "replay_case",
     "stream_case",
 ]

@@ -20,6 +20,7 @@ from ..engines import classify, get_engine
 from ..engines import registry as engine_registry
 from ..engines.precedents import follow_decided_case
 from ..engines.vague import apply_vagueness
+from ..engines.version import engine_version
 from ..errors import BackendUnavailable, ConflictError, NotFoundError
 from ..models import Classification
 from ..store import audit
@@ -75,6 +76,7 @@ class Prepared:
     classification: Classification
     declared_code: str | None
     risk_reasons: list[str]
+    engine_version: str | None = None
 
 
 def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
@@ -85,10 +87,11 @@ def prepare(desk: Desk, description: str, *, context: list[str], declared_code: 
     declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
     runtime = desk.runtime()
     engine = engine or desk.settings.engine
+    chosen = get_engine(engine, runtime=runtime)
     with _engine_slot(engine):
         c = classify(description, context=context, attributes=attributes, category=category, engine=engine, top=top,
                      runtime=runtime)
-    return Prepared(c, declared, _risks(runtime, declared, c))
+    return Prepared(c, declared, _risks(runtime, declared, c), engine_version(chosen, runtime))
 
 
 def _engine_slot(engine: str) -> AbstractContextManager:
@@ -125,7 +128,7 @@ def stream_case(desk: Desk, principal: Principal, description: str, *, declared_
         raise BackendUnavailable("the engine ended without an answer; try again")
     # As engines.classify does: goods an officer decided before follow the case; vague goods get a question.
     result = apply_vagueness(follow_decided_case(result, runtime, description), description)
-    prepared = Prepared(result, declared, _risks(runtime, declared, result))
+    prepared = Prepared(result, declared, _risks(runtime, declared, result), engine_version(engine, runtime))
     with desk.db.write() as s:
         case = insert_case(s, principal, prepared, description=description, context=[],
                            reference=(reference or "").strip() or None, top=top)
@@ -136,6 +139,7 @@ def stream_case(desk: Desk, principal: Principal, description: str, *, declared_
 def _set_engine_fields(case: Case, p: Prepared) -> None:
     c = p.classification
     case.engine, case.model, case.edition, case.corpus_snapshot = c.engine, c.model, c.edition, c.corpus_snapshot
+    case.engine_version = p.engine_version
     case.degraded, case.degraded_reason = c.degraded, c.degraded_reason
     case.clarifying_question, case.clarifying_options = c.clarifying_question, list(c.clarifying_options)
     case.abstained, case.abstain_reason = c.abstained, c.abstain_reason
@@ -179,7 +183,8 @@ def insert_case(
 def _suggestions_event(case: Case, c: Classification) -> dict:
     return {
         "round": case.round, "codes": [s.code for s in c.suggestions], "engine": c.engine, "model": c.model,
-        "edition": c.edition, "corpus_snapshot": c.corpus_snapshot, "degraded": c.degraded,
+        "engine_version": case.engine_version, "edition": c.edition, "corpus_snapshot": c.corpus_snapshot,
+        "degraded": c.degraded,
         "risk_flag": case.risk_flag, "risk_reasons": list(case.risk_reasons or []),
     }
 

@@ -35,6 +35,7 @@ EVENT_TYPES = frozenset(
         "key_revoked",
         "batch_created",
         "description_redacted",
+        "case_replayed",
     }
 )
 

@@ -171,9 +171,17 @@ def _v2_listing_and_abstention(op: Operations) -> None:
         t.add_column(sa.Column("category", sa.JSON))
 
 
+def _v3_engine_version(op: Operations) -> None:
+    # What a replay compares: the engine's code, parameters and embedder when the case was classified (null for
+    # cases stored before this step: their replay reports the version as unknown).
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("engine_version", sa.String(200)))
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "initial schema", _v1_initial),
     (2, "listing attributes and category; abstention", _v2_listing_and_abstention),
+    (3, "cases.engine_version", _v3_engine_version),
 ]
 
 _version_table = sa.Table(

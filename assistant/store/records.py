@@ -80,6 +80,8 @@ class CaseView(BaseModel):
     model: str | None = None
     edition: str
     corpus_snapshot: str
+    engine_version: str | None = Field(default=None, description="engine code, parameters and embedder "
+                                       "(what a replay compares); null for cases stored before it was recorded")
     degraded: bool = False
     degraded_reason: str | None = None
     clarifying_question: str | None = None

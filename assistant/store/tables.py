@@ -80,6 +80,7 @@ class Case(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     edition: Mapped[str] = mapped_column(String(100))
     corpus_snapshot: Mapped[str] = mapped_column(String(100))
+    engine_version: Mapped[str | None] = mapped_column(String(200))  # engines/version.py; null before migration 2
     degraded: Mapped[bool] = mapped_column(Boolean, default=False)
     degraded_reason: Mapped[str | None] = mapped_column(Text)
     clarifying_question: Mapped[str | None] = mapped_column(Text)

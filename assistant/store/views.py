@@ -57,6 +57,7 @@ def view(s: Session, case: Case) -> CaseView:
         model=case.model,
         edition=case.edition,
         corpus_snapshot=case.corpus_snapshot,
+        engine_version=case.engine_version,
         degraded=case.degraded,
         degraded_reason=case.degraded_reason,
         clarifying_question=case.clarifying_question,

@@ -145,3 +145,16 @@ def test_unfinished_batches_resume_on_restart(api):
     batch_id = r.json()["id"]
     # submit() restarted the stopped worker, which re-queued the unfinished batch
     assert wait_done(api, batch_id)["done"] == 3
+
+
+def test_a_batch_item_gets_the_answer_its_description_gets_alone(api):
+    alone = [api.classify(description=d) for d in GOODS[:3]]
+    r = api.post("/v1/batches", "broker_a", json={"items": [{"description": d} for d in GOODS[:3][::-1]]})
+    assert r.status_code == 202, r.text
+    rows = api.get(f"/v1/batches/{wait_done(api, r.json()['id'])['id']}/results", "broker_a").json()["items"]
+    batched = [api.get(f"/v1/classifications/{row['case_id']}", "broker_a").json() for row in rows][::-1]
+    for single, item in zip(alone, batched):
+        assert [(s["code"], s["confidence"], [c["source_id"] for c in s["citations"]]) for s in item["suggestions"]] \
+            == [(s["code"], s["confidence"], [c["source_id"] for c in s["citations"]]) for s in single["suggestions"]]
+        assert item["corpus_snapshot"] == single["corpus_snapshot"]
+        assert item["engine_version"] == single["engine_version"]

@@ -35,7 +35,8 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_same_index(hs_runtime, tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     reader.join(timeout=10)
-    proc.stdout.close(), proc.stderr.close()
+    proc.stdout.close()
+    proc.stderr.close()  # an open pipe left to the garbage collector is a ResourceWarning, an error here
     assert proc.returncode == -signal.SIGKILL
 
     total = hs_runtime.status()["passages"]

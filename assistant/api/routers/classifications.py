@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from ... import review
 from ...review.requests import ID_PATTERN
 from ...store.records import CasePage, CaseView, Status
-from ..deps import Broker, DeskDep, IdempotencyKey, Reader
+from ..deps import Broker, DeskDep, IdempotencyKey, Officer, Reader
 from ..errors import error_responses
 
 router = APIRouter(prefix="/v1/classifications", tags=["classifications"])
@@ -57,3 +57,15 @@ def get_classification(case_id: CaseId, desk: DeskDep, principal: Reader) -> Cas
 )
 async def add_information(case_id: CaseId, body: review.InfoRequest, desk: DeskDep, principal: Broker) -> CaseView:
     return await run_in_threadpool(review.add_info, desk, principal, case_id, body.text)
+
+
+@router.get(
+    "/{case_id}/replay",
+    response_model=review.Replay,
+    responses=error_responses(403, 404, 409, 422),
+    summary="Replay a case: its recorded engine and inputs on the current index (officers and admins)",
+)
+async def replay_classification(case_id: CaseId, desk: DeskDep, principal: Officer) -> review.Replay:
+    """`identical`, or each difference from the stored suggestions, and whether the corpus snapshot, edition,
+    engine version or model changed since; recorded in the audit trail as `case_replayed`."""
+    return await run_in_threadpool(review.replay_case, desk, principal, case_id)
