@@ -22,7 +22,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TARIFF_EMBED_CACHE_DIR", str(REPO / ".tariff" / "test-embed-cache"))
-for _name in ("TARIFF_HOME", "TARIFF_CHROMA_URL", "TARIFF_COLLECTION"):
+# Homes the suite builds by a first start hold HS 2022 (seconds, not a minute); the default US corpus has its own
+# tests (tests/corpus/), which name it explicitly.
+os.environ["TARIFF_CORPUS"] = "hs2022"
+for _name in ("TARIFF_HOME", "TARIFF_CHROMA_URL", "TARIFF_COLLECTION", "TARIFF_CORPUS_DIR"):
     os.environ.pop(_name, None)  # a developer's own home or Chroma server must never leak into the tests
 
 # Helpers shared by test folders (tests/llm_server.py) import as top-level modules under any --import-mode.
