@@ -35,6 +35,8 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_same_index(hs_runtime, tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     reader.join(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
 
     total = hs_runtime.status()["passages"]
