@@ -1,4 +1,4 @@
-# Two commands for a newcomer: `make serve` (set up, then serve the assistant on the embedded HS 2022 corpus)
+# Two commands for a newcomer: `make serve` (set up, index the US corpus shipped in corpus/ on a first start, serve)
 # and `make test` (set up, then lint and run the test suite). Both create .venv on first use.
 PYTHON ?= python3
 VENV   := .venv
@@ -26,15 +26,11 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
-# The full US corpus from ../shared/data (see README "Full US corpus").
-DATA ?= ../shared/data
+# The whole US corpus shipped in corpus/ (what `make serve` builds on a first start), on demand.
 us-corpus: setup
-	$(BIN)/tariff ingest hs2022
-	$(BIN)/tariff ingest hts $(DATA)/usitc_hts_2025/htsdata_raw.csv
-	$(BIN)/tariff ingest notes $(DATA)/usitc_hts_2025/chapters_pdf
-	$(BIN)/tariff ingest gri $(DATA)/htsus_legal_notes/general_rules_of_interpretation.json
-	$(BIN)/tariff ingest rulings $(DATA)/cbp_rulings_sample/ny_rulings_fulltext.jsonl
-	$(BIN)/tariff ingest prior $(DATA)/atlas_cross_eval/cross_code_frequency_stat_suffix_index.json
+	$(BIN)/tariff ingest default
+
+DATA ?= ../shared/data
 
 eval: setup
 	$(BIN)/tariff eval $(DATA)/atlas_cross_eval/atlas_dev.jsonl --baselines

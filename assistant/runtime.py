@@ -39,13 +39,20 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, auto_ingest: bool = True) -> "Runtime":
-        """Open the index; an empty one gets HS 2022 (the embedded default corpus) when `auto_ingest`."""
+        """Open the index; when `auto_ingest`, an empty one (or a first build that was interrupted) gets the corpus
+        of TARIFF_CORPUS: the whole default US corpus shipped in corpus/, or HS 2022 alone."""
         settings = settings or get_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
         runtime = cls(settings, make_store(settings))
-        if auto_ingest and runtime.store.count() == 0:
-            print("tariff: empty index, indexing HS 2022 (first run only)...", file=sys.stderr)
-            runtime.ingest("hs2022", progress=True)
+        if auto_ingest:
+            from .corpus.default import read_manifest
+
+            manifest = read_manifest(settings.home)
+            if runtime.store.count() == 0 or (manifest is not None and not manifest.get("complete")):
+                from .corpus.default import title
+
+                print(f"tariff: empty index, indexing {title(settings.corpus)} (first run only)...", file=sys.stderr)
+                runtime.ingest_corpus(settings.corpus, progress=True)
         return runtime
 
     # ------------------------------------------------------------------ components
@@ -98,12 +105,13 @@ class Runtime:
     # ------------------------------------------------------------------ ingest and status
 
     def ingest(self, kind: str, target: str | Path | list[str | Path] | None = None, *,
-               progress: bool = True) -> IngestReport:
+               progress: bool = True, **options: Any) -> IngestReport:
         """Load, validate and index one source: hs2022 | hts PATH/URL | notes PATH/URL... | gri PATH | rulings PATH.
 
         Everything is read and checked before the first write, so bad input leaves the index as it was.
         """
-        groups = registry.load_cached(kind, target, cache_dir=self.settings.cache_dir)  # source key -> passages
+        # source key -> passages
+        groups = registry.load_cached(kind, target, cache_dir=self.settings.cache_dir, **options)
         report = ingest_groups(groups, store=self.store, embedder=_LazyEmbedder(self), progress=progress)
         with self._lock:
             self._catalog = None  # rebuilt on next use
@@ -138,10 +146,19 @@ class Runtime:
                 self._retriever = None
         return report
 
+    def ingest_corpus(self, name: str = "default", *, progress: bool = True) -> dict[str, Any]:
+        """Index a whole shipped corpus (see corpus/default.py); returns its manifest."""
+        from .corpus.default import build
+
+        return build(self, name=name, progress=progress)
 
     def status(self) -> dict[str, Any]:
         """What is indexed (see index/status.py)."""
-        return describe(self.catalog, settings=self.settings, store=self.store, namespace=store_namespace(self.settings))
+        from .corpus.default import read_manifest
+
+        return {**describe(self.catalog, settings=self.settings, store=self.store,
+                           namespace=store_namespace(self.settings)),
+                "corpus": read_manifest(self.settings.home)}
 
 
 class _LazyEmbedder:

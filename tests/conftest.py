@@ -25,7 +25,10 @@ os.environ.setdefault("TARIFF_EMBED_CACHE_DIR", str(REPO / ".tariff" / "test-emb
 # The session runtimes are shared by many apps and databases: one test's decision must not become a precedent that
 # changes another test's answers (tests of that feature turn it on for their own runtime).
 os.environ["TARIFF_LEARN_FROM_DECISIONS"] = "false"
-for _name in ("TARIFF_HOME", "TARIFF_CHROMA_URL", "TARIFF_COLLECTION"):
+# Homes the suite builds by a first start hold HS 2022 (seconds, not a minute); the default US corpus has its own
+# tests (tests/corpus/), which name it explicitly.
+os.environ["TARIFF_CORPUS"] = "hs2022"
+for _name in ("TARIFF_HOME", "TARIFF_CHROMA_URL", "TARIFF_COLLECTION", "TARIFF_CORPUS_DIR"):
     os.environ.pop(_name, None)  # a developer's own home or Chroma server must never leak into the tests
 
 # Helpers shared by test folders (tests/llm_server.py) import as top-level modules under any --import-mode.

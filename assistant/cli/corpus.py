@@ -31,6 +31,19 @@ def _ingest(kind: str, target, *, quiet: bool) -> None:
 _QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
 
 
+@ingest_app.command("default")
+def ingest_default(quiet: bool = _QUIET,
+                   corpus: str = typer.Option(None, "--corpus", help="default | hs2022 (default: TARIFF_CORPUS)")) -> None:
+    """The whole corpus shipped in corpus/: HS 2022, HTS lines, notes, GRIs, rulings, precedents, prior."""
+    from ..runtime import Runtime
+
+    runtime = Runtime.open(auto_ingest=False)
+    manifest = runtime.ingest_corpus(corpus or runtime.settings.corpus, progress=not quiet)
+    skipped = f"; skipped (no loader): {', '.join(manifest['skipped'])}" if manifest.get("skipped") else ""
+    typer.echo(f"{manifest['corpus']} corpus indexed: {manifest.get('edition') or 'HS 2022'}, "
+               f"{len(manifest['files'])} files{skipped}")
+
+
 @ingest_app.command("hs2022")
 def ingest_hs2022(quiet: bool = _QUIET) -> None:
     """HS 2022 nomenclature (chapters, headings, subheadings), shipped with the assistant."""
@@ -173,6 +186,10 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     typer.echo(f"store: {st['store']} (collections {st['collection']}-*)")
     typer.echo(f"embedding model: {st['embedding_model']} via {st['embedding_runtime']}")
     typer.echo(f"snapshot: {st['snapshot']} · {st['passages']} passages · working edition: {st['edition'] or '-'}")
+    if corpus := st.get("corpus"):
+        state = "" if corpus.get("complete") else " (build incomplete: the next start resumes it)"
+        typer.echo(f"corpus: {corpus['corpus']} · {corpus.get('edition') or 'HS 2022'} · "
+                   f"{len(corpus.get('files') or {})} files{state}")
     for kind, editions in st["counts"].items():
         for edition, n in editions.items():
             typer.echo(f"  {kind:7} {edition:22} {n:7}")
@@ -187,7 +204,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     if d.get("rulings"):
         typer.echo(f"  rulings: {d['rulings']} letters ({d['rulings_with_codes']} with tariff codes)")
     if not st["passages"]:
-        typer.echo("empty: run `tariff ingest hs2022` (or any search) to index HS 2022")
+        typer.echo("empty: run `tariff ingest default` (or any search) to index the default corpus")
 
 
 def _excerpt(text: str, limit: int = 200) -> str:

@@ -48,7 +48,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
 ) -> None:
-    """Serve the REST API (/v1, docs at /docs) and the web UI. A first start ingests the HS 2022 corpus."""
+    """Serve the REST API (/v1, docs at /docs) and the web UI. A first start indexes the corpus (TARIFF_CORPUS)."""
     import uvicorn
 
     from ..auth import ensure_first_admin

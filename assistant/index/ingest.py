@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..models import Passage
@@ -35,6 +36,9 @@ def ingest_passages(
     Passage ids are content hashes, so a passage already stored is neither embedded nor written again; a re-run
     after a crash picks up where the last completed batch ended. Passages stored earlier under the same
     `source_key` but absent now are deleted, after the new ones are written (a crash never loses a source).
+
+    A batch is written by a worker thread while the next one is embedded (the model and Chroma both release the
+    GIL); one write at a time, in order, so the store still only ever holds a prefix of the batches.
     """
     unique = list({p.id: p for p in passages}.values())
     present = store.existing_ids([p.id for p in unique])
@@ -42,12 +46,20 @@ def ingest_passages(
     from tqdm import tqdm
 
     label = source_key if len(source_key) <= 40 else f"{source_key.split(':')[0]}:…{source_key[-30:]}"
-    with tqdm(total=len(todo), desc=f"ingest {label}", unit="passage", file=sys.stderr,
-              disable=not progress or not todo, mininterval=0.5) as bar:
+    with (tqdm(total=len(todo), desc=f"ingest {label}", unit="passage", file=sys.stderr,
+               disable=not progress or not todo, mininterval=0.5) as bar,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="tariff-write") as writer):
+        pending: Future | None = None
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
-            store.upsert(batch, passage_vectors(batch, embedder), source_key=source_key)
-            bar.update(len(batch))
+            vectors = passage_vectors(batch, embedder)
+            if pending is not None:
+                pending.result()  # the previous write has landed (or its error is raised here)
+                bar.update(BATCH)
+            pending = writer.submit(store.upsert, batch, vectors, source_key=source_key)
+        if pending is not None:
+            pending.result()
+            bar.update(len(todo) - bar.n)
     keep = {p.id for p in unique}
     stale = [i for i in store.ids(source_key=source_key) if i not in keep]
     if stale:

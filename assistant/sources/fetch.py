@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import httpx
 from tqdm import tqdm
 
-from ..errors import FetchError, InputError
+from ..errors import FetchError, InputError, SourceFormatError
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -34,6 +36,23 @@ def resolve(src: str | Path, *, cache_dir: Path | None = None, expect: str | Non
     if not path.exists():
         raise InputError(f"no such file: {path}")
     return path
+
+
+def read_bytes(path: Path) -> bytes:
+    """The content of a local source file; a gzip file (the compressed copies in corpus/) is decompressed."""
+    data = Path(path).read_bytes()
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceFormatError(f"{path}: damaged gzip file ({exc})") from None
+
+
+def plain_name(path: str | Path) -> str:
+    """The file name without a trailing `.gz` ("hts_2025_rev24.csv.gz" -> "hts_2025_rev24.csv")."""
+    name = Path(str(path)).name
+    return name[:-3] if name.lower().endswith(".gz") else name
 
 
 def _cache_name(url: str, expect: str | None) -> str:

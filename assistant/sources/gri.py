@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..errors import SourceFormatError
 from ..models import Gri, Passage, SourceKind
-from .fetch import is_url, resolve
-from .hts import HTS_EDITION
+from .fetch import is_url, read_bytes, resolve
+from .hts import HTS_EDITION, HTS_URL
 
 _GRI_RULE = re.compile(r"^[1-6](?:\([a-c]\))?$")
 _US_RULE = re.compile(r"^(?:US|U\.S\.)\s*(\d(?:\([a-z]\))?)$", re.IGNORECASE)
@@ -24,9 +24,9 @@ _US_RULE = re.compile(r"^(?:US|U\.S\.)\s*(\d(?:\([a-z]\))?)$", re.IGNORECASE)
 def load_gri(src: str | Path, *, edition: str = HTS_EDITION, cache_dir: Path | None = None) -> list[Gri]:
     """Every rule of the file, in file order, each citable on its own ("GRI 3(b)", "Additional U.S. Rule 1(a)")."""
     path = resolve(src, cache_dir=cache_dir, expect=".json")
-    source = str(src) if is_url(src) else str(path)
+    source = str(src) if is_url(src) else HTS_URL  # the HTSUS front matter, published by the USITC
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(read_bytes(path).decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, IsADirectoryError) as exc:
         reason = getattr(exc, "msg", None) or type(exc).__name__
         raise SourceFormatError(f"{path}: not a GRI JSON file ({reason})") from None

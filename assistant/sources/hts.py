@@ -26,9 +26,10 @@ from typing import Any
 from ..errors import SourceFormatError
 from ..index.nomenclature import chapter_sections, line_to_passage
 from ..models import Passage, TariffLine
-from .fetch import is_url, resolve
+from .fetch import is_url, read_bytes, resolve
 
 HTS_EDITION = "HTS 2025 Rev. 24"
+HTS_URL = "https://hts.usitc.gov/"  # what a line read from a local copy of the export cites as its source
 SPECIAL_CHAPTERS = ("98", "99")
 
 # Chapter titles missing from the HS 2022 data (98/99 are national; 77 is reserved in HS and HTS).
@@ -71,11 +72,14 @@ def load_hts(
     include_special: bool = False,
     cache_dir: Path | None = None,
 ) -> list[TariffLine]:
-    """Coded lines of the schedule (2/4/6/8/10 digits), in schedule order, each with its ancestors and rates."""
+    """Coded lines of the schedule (2/4/6/8/10 digits), in schedule order, each with its ancestors and rates.
+
+    A `.gz` copy of the export is read as the export itself. Lines cite the URL they were downloaded from, or the
+    USITC's site for a local copy (a local path means nothing to the reader of a citation)."""
     path = resolve(src, cache_dir=cache_dir)
-    source = str(src) if is_url(src) else str(path)
+    source = str(src) if is_url(src) else HTS_URL
     rows = _read_rows(path)
-    edition = edition or _edition_from_name(path.name) or HTS_EDITION
+    edition = edition or edition_from_name(path.name) or HTS_EDITION
     return _build_lines(rows, edition=edition, source=source, include_special=include_special)
 
 
@@ -102,7 +106,7 @@ def _chapter_titles() -> dict[str, str]:
 # ---------------------------------------------------------------- reading the two export formats
 
 
-def _edition_from_name(name: str) -> str | None:
+def edition_from_name(name: str) -> str | None:
     m = _EDITION_IN_NAME.search(name)
     return f"HTS {m.group(1)} Rev. {int(m.group(2))}" if m else None
 
@@ -110,7 +114,7 @@ def _edition_from_name(name: str) -> str | None:
 def _read_rows(path: Path) -> list[_Row]:
     if path.is_dir():
         raise SourceFormatError(f"{path}: is a folder, expected a USITC HTS CSV or JSON export")
-    data = path.read_bytes()
+    data = read_bytes(path)
     if not data.strip():
         raise SourceFormatError(f"{path}: empty file, expected a USITC HTS CSV or JSON export")
     try:

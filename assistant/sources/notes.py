@@ -11,10 +11,16 @@ Lettered parts: a note whose text opens with "(A)" or "(a)" and runs longer than
 is split into one note per part ("Chapter 84, Note 6(A)", "... 6(B)"), since such parts are separate
 rules cited on their own. Any other note stays whole, lists included ("Chapter 61, Note 2" with its
 exclusions (a)-(c)), because a list item means little without the sentence that introduces it.
+
+The parsed notes are also kept as JSON lines, one `Note` a line (`dump_jsonl`; the default corpus ships them as
+`corpus/usitc/hts_<year>_rev<N>_notes.jsonl.gz`): `load_notes` reads such a file (plain or gzip) into the very
+records parsing the PDFs gives. A note cites the chapter PDF it came from by its published name or URL.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -23,7 +29,7 @@ from pathlib import Path
 from ..errors import SourceFormatError
 from ..index.nomenclature import chapter_sections
 from ..models import Note, Passage, SourceKind
-from .fetch import is_url, resolve
+from .fetch import is_url, plain_name, read_bytes, resolve
 from .hts import HTS_EDITION
 
 MAX_NOTE_PAGES = 30  # the longest notes part (chapter 72) is 11 pages; stop early on anything odd
@@ -78,21 +84,56 @@ class _Draft:
 
 
 def load_notes(srcs: str | Path | list[str | Path], *, cache_dir: Path | None = None) -> list[Note]:
-    """Numbered notes of the given chapter PDFs (files, folders of `*.pdf`, or URLs), in document order."""
+    """Numbered notes of the given chapter PDFs (files, folders of `*.pdf`, or URLs) or of their parsed form
+    (`.jsonl` / `.jsonl.gz`, see `dump_jsonl`), in document order."""
     items = srcs if isinstance(srcs, (list, tuple)) else [srcs]
     notes: list[Note] = []
     seen: set[str] = set()
     for item in items:
-        path = resolve(item, cache_dir=cache_dir, expect=".pdf")
+        jsonl = plain_name(item).lower().endswith(".jsonl")
+        path = resolve(item, cache_dir=cache_dir, expect=None if jsonl else ".pdf")
         files = sorted(path.glob("*.pdf")) if path.is_dir() else [path]
         if path.is_dir() and not files:
             raise SourceFormatError(f"{path}: no chapter PDFs (*.pdf) in this folder")
         for f in files:
-            source = str(item) if is_url(item) else str(f)
-            for note in parse_chapter_pdf(f, source=source):
+            source = str(item) if is_url(item) and not jsonl else f.name
+            parsed = read_jsonl(f) if jsonl else parse_chapter_pdf(f, source=source)
+            for note in parsed:
                 if note.label not in seen:  # the same file given twice adds nothing
                     seen.add(note.label)
                     notes.append(note)
+    return notes
+
+
+def dump_jsonl(notes: list[Note]) -> bytes:
+    """The notes as JSON lines (field order of `Note`), the form `load_notes` reads back unchanged."""
+    return "".join(json.dumps(dataclasses.asdict(n), ensure_ascii=False) + "\n" for n in notes).encode("utf-8")
+
+
+def read_jsonl(path: Path) -> list[Note]:
+    """Notes from a JSON-lines file written by `dump_jsonl` (plain or gzip)."""
+    try:
+        text = read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceFormatError(f"{path}: not UTF-8 text, expected parsed notes (JSON lines)") from None
+    names = {f.name for f in dataclasses.fields(Note)}
+    notes = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SourceFormatError(f"{path}: line {n} is not JSON ({exc.msg})") from None
+        if not isinstance(rec, dict) or not {"label", "scope", "kind", "number", "text"} <= rec.keys():
+            raise SourceFormatError(f"{path}: line {n} is not a parsed note (needs label, scope, kind, number, text)")
+        rec = {k: v for k, v in rec.items() if k in names}
+        rec["chapters"] = tuple(rec.get("chapters") or ())
+        rec.setdefault("edition", HTS_EDITION)
+        rec.setdefault("source", plain_name(path))
+        notes.append(Note(**rec))
+    if not notes:
+        raise SourceFormatError(f"{path}: no notes in this file")
     return notes
 
 

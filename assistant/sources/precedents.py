@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, SourceFormatError
 from ..models import Passage, SourceKind
+from .fetch import read_bytes
 
 if TYPE_CHECKING:
     from ..index.nomenclature import Nomenclature
@@ -126,10 +127,10 @@ def load_precedents(path: str | Path, *, source: str | None = None, jurisdiction
     if jurisdiction not in JURISDICTIONS:
         raise InputError(f"unknown jurisdiction {jurisdiction!r}; expected one of {', '.join(JURISDICTIONS)}")
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        text = read_bytes(p).decode("utf-8-sig")  # the shipped copies in corpus/ are gzip files
     except UnicodeDecodeError:
         raise SourceFormatError(f"{p.name} is not UTF-8 text") from None
-    suffix = p.suffix.lower()
+    suffix = Path(p.name[:-3] if p.name.lower().endswith(".gz") else p.name).suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         out = _from_jsonl(text, p.name, dataset, jurisdiction)
     elif suffix == ".json":

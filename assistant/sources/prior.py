@@ -1,7 +1,7 @@
 """Code-frequency prior: how often past rulings assigned each code (a precedent statistic; no text, no labels).
 
 Read from a JSON mapping {code: count} or the CROSS code-frequency index ({"valid_10digit": {...}}), or a CSV
-"code,count". Stored as `prior.json` under TARIFF_HOME; the offline engine uses it, when present, to prefer the
+"code,count", plain or gzip-compressed. Stored as `prior.json` under TARIFF_HOME; the offline engine uses it, when present, to prefer the
 statistical suffixes and subheadings that rulings actually use among otherwise equal candidates.
 """
 
@@ -21,10 +21,10 @@ FILENAME = "prior.json"
 
 def load_prior_source(src: str | Path) -> dict[str, int]:
     """Counts per 10-digit code from a local file or URL; SourceFormatError naming the file otherwise."""
-    from .fetch import resolve
+    from .fetch import read_bytes, resolve
 
     path = resolve(src)
-    text = path.read_bytes()
+    text = read_bytes(path)
     try:
         raw = text.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

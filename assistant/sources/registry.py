@@ -20,7 +20,7 @@ Passages = list[Passage]
 
 @dataclass(frozen=True)
 class SourceFormat:
-    """How one official format is read: `load(target, downloads)` -> passages.
+    """How one official format is read: `load(target, downloads, **options)` -> passages.
 
     `accumulates`: each file, folder or URL is its own source (notes, rulings), so ingesting one replaces only
     what that one gave before; otherwise the kind is one source replaced whole (HS 2022, HTS, GRI).
@@ -40,12 +40,21 @@ FORMATS: dict[str, SourceFormat] = {
     "gri": SourceFormat(lambda t, d: gri.to_passages(gri.load_gri(t, cache_dir=d))),
     "rulings": SourceFormat(lambda t, d: rulings.to_passages(rulings.load_rulings(t, cache_dir=d)),
                             accumulates=True),
+    # "precedent" (labelled examples, sources/precedents.py) registers here when it lands; the default corpus
+    # (assistant/corpus/default.py) already lists its steps and skips them until then.
 }
 KINDS = tuple(FORMATS)
 
 
-def load(kind: str, target: Any, *, cache_dir: Path) -> dict[str, Passages]:
-    """Read and check one source: source key -> passages (nothing is written to the index here)."""
+def registered(kind: str) -> bool:
+    """Whether `kind` has a loader here (the default corpus skips steps of kinds this build does not know)."""
+    return (kind or "").lower() in FORMATS
+
+
+def load(kind: str, target: Any, *, cache_dir: Path, **options: Any) -> dict[str, Passages]:
+    """Read and check one source: source key -> passages (nothing is written to the index here).
+
+    `options` go to the kind's loader as keyword arguments (e.g. a dataset name)."""
     kind = (kind or "").lower()
     fmt = FORMATS.get(kind)
     if fmt is None:
@@ -54,9 +63,9 @@ def load(kind: str, target: Any, *, cache_dir: Path) -> dict[str, Passages]:
         raise InputError(f"ingest {kind} needs a file, folder or URL")
     downloads = cache_dir / "downloads"
     if not fmt.needs_target:
-        return {kind: fmt.load(None, downloads)}
+        return {kind: fmt.load(None, downloads, **options)}
     if not fmt.accumulates:
-        return {kind: _nonempty(fmt.load(_single(kind, target), downloads), kind, target)}
+        return {kind: _nonempty(fmt.load(_single(kind, target), downloads, **options), kind, target)}
     # Notes and rulings accumulate: what one file, folder or URL gave replaces only what it gave before.
     targets = list(target) if isinstance(target, (list, tuple)) else [target]
     if fmt.one_target and len(targets) != 1:
@@ -64,15 +73,16 @@ def load(kind: str, target: Any, *, cache_dir: Path) -> dict[str, Passages]:
     groups: dict[str, Passages] = {}
     seen: set[str] = set()
     for item in targets:  # every item is read and checked before anything is written
-        fresh = [p for p in _nonempty(fmt.load(item, downloads), kind, item) if p.label not in seen or fmt.one_target]
+        fresh = [p for p in _nonempty(fmt.load(item, downloads, **options), kind, item)
+                 if p.label not in seen or fmt.one_target]
         seen.update(p.label for p in fresh)
         groups.setdefault(f"{kind}:{_source_name(item)}", []).extend(fresh)
     return groups
 
 
-def load_cached(kind: str, target: Any, *, cache_dir: Path) -> dict[str, Passages]:
+def load_cached(kind: str, target: Any, *, cache_dir: Path, **options: Any) -> dict[str, Passages]:
     """`load`, remembered per source-file fingerprint: re-ingesting an unchanged folder of PDFs parses nothing."""
-    key = _fingerprint(kind, target)
+    key = _fingerprint(kind, target, options)
     path = cache_dir / "sources" / f"{kind}-{key}.pkl" if key else None
     if path is not None and path.exists():
         try:
@@ -80,7 +90,7 @@ def load_cached(kind: str, target: Any, *, cache_dir: Path) -> dict[str, Passage
                 return pickle.loads(path.read_bytes())
         except Exception:  # noqa: BLE001 - a damaged cache entry is parsed again
             path.unlink(missing_ok=True)
-    groups = load(kind, target, cache_dir=cache_dir)
+    groups = load(kind, target, cache_dir=cache_dir, **options)
     if path is not None:
         replace_cached(path, pickle.dumps(groups, protocol=pickle.HIGHEST_PROTOCOL), stale=f"{kind}-*.pkl")
     return groups
@@ -108,12 +118,13 @@ def _nonempty(passages: list, kind: str, target: Any) -> list:
     return passages
 
 
-def _fingerprint(kind: str, target: Any) -> str | None:
+def _fingerprint(kind: str, target: Any, options: dict[str, Any] | None = None) -> str | None:
     """A key for the parsed form of local source files: their paths, sizes and mtimes, plus the loader's code.
 
     None (no caching) for URLs, whose content may change behind the same address, and for missing files (the
     loader reports those)."""
     digest = hashlib.sha256(kind.encode())
+    digest.update(repr(sorted((options or {}).items())).encode())
     code = Path(__file__).parent.parent
     for module in (code / "sources" / f"{kind}.py", code / "models.py", code / "index" / "nomenclature.py"):
         digest.update(module.read_bytes() if module.exists() else b"")

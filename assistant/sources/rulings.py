@@ -22,7 +22,7 @@ from typing import Any
 from ..codes import format_code
 from ..errors import SourceFormatError
 from ..models import Passage, Ruling, SourceKind
-from .fetch import is_url, resolve
+from .fetch import plain_name, read_bytes, resolve
 
 EDITION = "CBP CROSS"
 CROSS_URL = "https://rulings.cbp.gov/ruling/{number}"
@@ -103,7 +103,7 @@ _ABBREVIATIONS = {
 def load_rulings(src: str | Path, *, cache_dir: Path | None = None) -> list[Ruling]:
     """Rulings from a folder of `*.txt` letters, one letter `.txt`, or a JSON-lines file of letters."""
     path = resolve(src, cache_dir=cache_dir)
-    source = str(src) if is_url(src) else str(path)
+    source = str(src)
     if path.is_dir():
         files = sorted(path.glob("*.txt"))
         if not files:
@@ -113,7 +113,7 @@ def load_rulings(src: str | Path, *, cache_dir: Path | None = None) -> list[Ruli
             r = parse_letter(_read_text(f), source=str(f), fallback_number=f.name.split(".")[0])
             rulings.setdefault(r.number, r)
         return list(rulings.values())
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+    if Path(plain_name(path)).suffix.lower() in (".jsonl", ".json", ".ndjson"):
         return _load_jsonl(path, source)
     return [parse_letter(_read_text(path), source=source, fallback_number=path.name.split(".")[0])]
 
@@ -149,7 +149,7 @@ def parse_letter(
         tariff_no_codes=tariff_codes,
         holding_codes=holding_codes,
         text=raw.strip(),
-        source=source,
+        source=CROSS_URL.format(number=number),  # cited as the letter's page on CROSS, never a local file
         category=category.group(1) if category else meta.get("category"),
         url=CROSS_URL.format(number=number),
     )
@@ -217,7 +217,7 @@ def to_passages(rulings: list[Ruling]) -> list[Passage]:
 
 
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+    data = read_bytes(path)
     if not data.strip():
         raise SourceFormatError(f"{path}: empty file, expected a CBP ruling letter")
     if b"\x00" in data:

@@ -99,3 +99,4 @@ def test_first_start_builds_the_index_and_prints_an_admin_key(tmp_path):
         wait_ready(url)
     finally:
         stop(proc)
+        proc.stdout.close()

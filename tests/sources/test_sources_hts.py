@@ -110,7 +110,18 @@ def test_json_export_gives_the_same_lines_as_the_csv(samples: Path):
     assert [dataclasses.replace(ln, source="") for ln in from_json] == [
         dataclasses.replace(ln, source="") for ln in from_csv
     ]
-    assert from_json[0].source.endswith(".json")
+    # A local copy cites the publisher, never the path it was read from.
+    assert {ln.source for ln in from_json} == {ln.source for ln in from_csv} == {"https://hts.usitc.gov/"}
+
+
+def test_gzip_copy_of_the_export_reads_as_the_export(samples: Path, tmp_path: Path):
+    gz = tmp_path / "hts_2025_rev24_excerpt.csv.gz"
+    gz.write_bytes(gzip.compress((samples / CSV).read_bytes(), mtime=0))
+    assert load_hts(gz, include_special=True) == load_hts(samples / CSV, include_special=True)
+    damaged = tmp_path / "hts_2025_rev24_cut.csv.gz"
+    damaged.write_bytes(gz.read_bytes()[:200])
+    with pytest.raises(SourceFormatError, match="damaged gzip"):
+        load_hts(damaged)
 
 
 def test_edition_from_the_file_name_or_argument(samples: Path, tmp_path: Path):

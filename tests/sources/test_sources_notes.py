@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from collections import Counter
@@ -12,12 +13,13 @@ import pytest
 from assistant.errors import InputError, SourceFormatError
 from assistant.index.nomenclature import chapter_sections
 from assistant.models import SourceKind
-from assistant.sources.notes import load_notes, to_passages
+from assistant.sources.notes import dump_jsonl, load_notes, to_passages
 
 RUNNING = [
     "Harmonized Tariff Schedule of the United States (2024) Revision 9",
     "Annotated for Statistical Reporting Purposes",
 ]
+REPO = Path(__file__).resolve().parents[2]
 TABLE = [
     "Rates of Duty",
     "Heading/",
@@ -236,6 +238,27 @@ def test_missing_file_and_empty_folder(tmp_path: Path):
         load_notes(tmp_path)
 
 
+def test_parsed_notes_as_json_lines_read_back_as_the_same_notes(sample_notes, section_xi_pdf, tmp_path: Path):
+    parsed = load_notes(section_xi_pdf)
+    assert {n.source for n in parsed} == {"chapter_50.pdf"}  # the published file name, not where it was read from
+    plain = tmp_path / "hts_2025_rev24_notes.jsonl"
+    plain.write_bytes(dump_jsonl(parsed))
+    packed = tmp_path / "hts_2025_rev24_notes.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
+    assert load_notes(plain) == load_notes(packed) == parsed
+    assert to_passages(load_notes(packed)) == to_passages(parsed)  # same ids: re-ingesting adds nothing
+
+
+def test_json_lines_that_are_not_notes_are_a_source_format_error(tmp_path: Path):
+    bad = tmp_path / "notes.jsonl"
+    bad.write_text('{"label": "Chapter 61, Note 1", "text": "no kind, scope or number"}\n')
+    with pytest.raises(SourceFormatError, match="line 1 is not a parsed note"):
+        load_notes(bad)
+    bad.write_text("not json\n")
+    with pytest.raises(SourceFormatError, match="line 1 is not JSON"):
+        load_notes(bad)
+
+
 # ---------------------------------------------------------------- the official chapter PDFs (shared data)
 
 
@@ -334,6 +357,8 @@ def test_all_chapter_pdfs(chapter_pdfs: Path, shared_data: Path):
     assert set(kinds) == {"note", "subheading_note", "additional_us_note", "statistical_note"}
     assert {n.chapter for n in notes if n.scope == "chapter"} >= {"01", "39", "61", "84", "85", "97"}
     assert all(n.text.strip() for n in notes)
+    # The default corpus ships these notes parsed: the same records as parsing the PDFs now.
+    assert load_notes(REPO / "corpus" / "usitc" / "hts_2025_rev24_notes.jsonl.gz") == notes
     # The markdown was extracted from the same PDFs; where it has a note number, so must we.
     md = shared_data / "htsus_legal_notes" / "chapter_notes_md"
     mine = _pdf_numbers(notes)
