@@ -1,4 +1,4 @@
-"""Officer decisions: confirm, override (with optional four-eyes approval), reject, request_info, corrections."""
+"""Officer decisions: confirm, override (optional four-eyes approval), reject, request_info; corrections with a reason."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def _validated(desk: Desk, req: DecisionRequest) -> tuple[str | None, str | None
         raise InputError(_NEEDS_REASON[req.action])
     if req.action == Action.APPROVE_OVERRIDE and req.supersedes:
         raise InputError("approve_override cannot supersede a decision")
+    if req.supersedes and not reason:  # one click must never silently replace an officer's decision
+        raise InputError("a correction needs a reason: say why the current decision is replaced")
     code = None
     if req.action in (Action.CONFIRM, Action.OVERRIDE):
         if not req.code or not req.code.strip():

@@ -66,7 +66,7 @@ class DecisionRequest(BaseModel):
     reason: text(max_length=5000, pattern=NO_NUL) | None = Field(
         default=None, description="override/reject: why; request_info: the question"
     )
-    supersedes: str | None = Field(default=None, pattern=ID_PATTERN, description="the decision this one corrects")
+    supersedes: str | None = Field(default=None, pattern=ID_PATTERN, description="the decision this one corrects; a reason is then required")
 
 
 class InfoRequest(BaseModel):

@@ -137,7 +137,7 @@ def decide(
     request: Request,
     case_id: str,
     principal: Viewer,
-    action: Annotated[str, Form(max_length=40)],
+    action: Annotated[str, Form(max_length=40)] = "",  # none chosen: a clear 422 on the page, not a bare error
     confirm_code: Annotated[str, Form(max_length=40)] = "",
     override_code: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=5000)] = "",

@@ -266,6 +266,53 @@ def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, scr
     assert visitors["broker"].errors == []
 
 
+def test_correcting_a_decision_is_deliberate_and_needs_a_reason(site, visitors, screenshot):
+    broker = visitors["broker"].page
+    broker.goto("/cases")
+    href = broker.locator("tbody tr", has_text=T_SHIRT).get_by_role("link").first.get_attribute("href")
+    case_id = href.rsplit("/", 1)[-1]
+    before = stored_case(site, case_id)
+    decided = before.decisions[-1]
+    page = visitors["officer"].page
+    page.goto(href)
+    form = page.locator("#decision-form")
+    expect(page.locator("#decide-title")).to_have_text("Correct the decision")
+    # nothing is pre-selected: neither an action nor a code to confirm
+    assert form.locator("input[type=radio]:checked").count() == 0
+    replaces = page.locator("#replaces")
+    expect(replaces).to_contain_text(f"Replaces: confirmation of {decided.display}, decided by Olga Officer on ")
+    expect(page.get_by_label("Reason (required)")).to_have_attribute("required", "")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "officer-correction.png", clip={"x": 0, "y": 0, "width": 1280, "height": 1100})
+
+    # one click records nothing: the browser asks for the reason, and the server for an action
+    page.get_by_role("button", name="Record decision").click()
+    assert page.evaluate("document.querySelector('#reason').validity.valueMissing")
+    page.get_by_label("Reason (required)").fill("Second look.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator("#decision-error")).to_have_text("choose one of the decisions")
+    # without the browser's check, the server refuses a correction without a reason
+    other = before.suggestions[1]
+    page.get_by_label("Confirm a suggestion").check()
+    page.locator(f"input[name=confirm_code][value='{other.code}']").check()
+    page.get_by_label("Reason (required)").fill("")
+    page.evaluate("document.querySelector('#reason').removeAttribute('required')")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator("#decision-error")).to_have_text(
+        "a correction needs a reason: say why the current decision is replaced")
+    assert stored_case(site, case_id).final_code == before.final_code
+    page.get_by_label("Confirm a suggestion").check()
+    page.locator(f"input[name=confirm_code][value='{other.code}']").check()
+    page.get_by_label(re.compile("^Reason")).fill("The goods are not knitted.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".alert-ok")).to_contain_text("Decision recorded")
+    after = stored_case(site, case_id)
+    assert after.final_code == other.code and after.decisions[-1].supersedes == decided.id
+    refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    assert visitors["officer"].errors == [refused, refused]  # the two refusals above, and nothing else
+    visitors["officer"].errors.clear()
+
+
 # ---------------------------------------------------------------- (d) roles and session protection
 
 

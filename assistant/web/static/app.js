@@ -398,7 +398,7 @@
       const action = checked ? checked.value : "";
       for (const section of sections) section.hidden = section.dataset.for !== action;
       const reason = form.querySelector("#reason");
-      const needed = ["override", "reject", "request_info"].includes(action);
+      const needed = "alwaysRequired" in reason.dataset || ["override", "reject", "request_info"].includes(action);
       reason.required = needed;
       reason.setAttribute("aria-required", needed ? "true" : "false");
       form.querySelector('label[for="reason"]').textContent =
