@@ -39,7 +39,7 @@ def _keys(site):
 
 
 def ask(page, text: str) -> None:
-    page.get_by_role("textbox", name=re.compile("Describe the product|refine|Answer")).fill(text)
+    page.get_by_role("textbox", name=re.compile("Describe the product|Add a fact|Answer")).fill(text)
     page.locator("#send").click()
 
 
@@ -103,6 +103,12 @@ def test_broker_chat_streams_cited_suggestions_into_a_pending_case(site, visitor
     assert steps.count() == len(case.suggestions[0].path) >= 2
     expect(steps.first).to_contain_text(case.suggestions[0].path[0])
     expect(first.locator(".rationale")).to_have_text(case.suggestions[0].rationale)
+    # the answer is short: evidence collapsed, the top suggestion in view (not scrolled away to the composer)
+    assert answer.locator(".evidence[open]").count() == 0
+    expect(first.locator(".rationale")).to_be_hidden()
+    expect(first.locator(".s-head")).to_be_in_viewport()
+    first.locator(".evidence > summary").click()
+    expect(first.locator(".rationale")).to_be_visible()
     expect(answer.locator(".engine-line")).to_contain_text(case.engine)
     # the streamed text lands in a polite live region, which ends with a summary
     live = page.locator("[aria-live=polite]#stream")
@@ -154,7 +160,7 @@ def test_broker_chat_streams_cited_suggestions_into_a_pending_case(site, visitor
 
 def test_follow_up_refines_the_same_case_and_changes_the_suggestions(site, visitors, screenshot):
     page = visitors["broker"].page
-    page.get_by_role("button", name="New classification").click()
+    page.get_by_role("button", name="New product").click()
     page.get_by_text("Reference and intended code").click()
     page.get_by_label("Your reference").fill("PO-2291")
     page.get_by_label("Code you intend to declare").fill("8471.30")
@@ -187,6 +193,28 @@ def test_follow_up_refines_the_same_case_and_changes_the_suggestions(site, visit
     assert visitors["broker"].errors == []
 
 
+TEA_POT = "ceramic tea pot"
+
+
+def test_new_product_opens_a_new_case_and_add_a_fact_refines_the_open_one(site, visitors):
+    page = visitors["broker"].page
+    shirt_id = case_id_of(page)
+    expect(page.locator("#send")).to_have_text("Add a fact")
+    box = page.get_by_role("textbox", name=re.compile("Add a fact about this product, or describe a new product"))
+    box.fill(TEA_POT)
+    page.get_by_role("button", name="New product").click()
+    expect(page.locator(".answer[aria-label='Suggestions, round 1']")).to_be_visible()
+    tea_id = case_id_of(page)
+    assert tea_id != shirt_id
+    tea, shirt = stored_case(site, tea_id), stored_case(site, shirt_id)
+    assert tea.description == TEA_POT and tea.round == 1 and tea.context == []
+    assert tea.reference is None and tea.declared_code is None  # nothing carried over from the shirt
+    assert shirt.round == 2 and TEA_POT not in shirt.context  # never round 3 of the shirt
+    expect(page.locator(".msg-user")).to_have_count(1)  # the thread holds only the new product
+    expect(page).to_have_url(re.compile(f"case={tea_id}$"))
+    assert visitors["broker"].errors == []
+
+
 # ---------------------------------------------------------------- (c) an officer confirms; the broker sees the final code
 
 
@@ -198,7 +226,7 @@ def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, scr
     expect(row).to_have_count(1)
     # both open cases wait; the one whose declared code disagrees with the evidence comes first, with the reason
     rows = page.locator("tbody tr")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text(SHIRT)
     expect(rows.first).to_contain_text("Risk flag")
     expect(rows.first.locator(".reasons")).to_contain_text("heading 8471")
@@ -311,6 +339,42 @@ def test_correcting_a_decision_is_deliberate_and_needs_a_reason(site, visitors, 
     refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
     assert visitors["officer"].errors == [refused, refused]  # the two refusals above, and nothing else
     visitors["officer"].errors.clear()
+
+
+def test_the_broker_reads_the_officers_decision_and_reason(site, visitors, screenshot):
+    officer = visitors["officer"].page
+    officer.goto("/queue")
+    officer.locator("tbody tr", has_text=TEA_POT).get_by_role("link", name=re.compile("Review")).click()
+    case_id = officer.url.rsplit("/", 1)[-1]
+    officer.get_by_label("Reject").check()
+    reason = "Say whether it is porcelain or stoneware; the tariff splits on the ceramic."
+    officer.get_by_label(re.compile("^Reason")).fill(reason)
+    officer.get_by_role("button", name="Record decision").click()
+    expect(officer.locator(".alert-ok")).to_contain_text("Decision recorded")
+
+    broker = visitors["broker"].page
+    broker.goto(f"/cases/{case_id}")
+    outcome = broker.locator(".officer-outcome")
+    expect(outcome).to_contain_text("Rejected by Olga Officer on ")
+    expect(outcome.locator(".outcome-reason")).to_have_text(f"Officer's reason: {reason}")
+    broker.goto(f"/chat?case={case_id}")
+    expect(current_answer(broker).locator(".officer-outcome")).to_contain_text(reason)
+    # a final code comes with its description and duty rate, and the reason for the correction
+    broker.goto("/cases")
+    href = broker.locator("tbody tr", has_text=T_SHIRT).get_by_role("link").first.get_attribute("href")
+    shirt = stored_case(site, href.rsplit("/", 1)[-1])
+    broker.goto(f"/chat?case={shirt.id}")
+    answer = current_answer(broker)
+    line = site.desk.runtime().nomenclature.line(shirt.final_code)
+    expect(answer.locator(".final-code")).to_contain_text(f"{shirt.final_display} {line.description}")
+    expect(answer.locator(".officer-outcome")).to_contain_text("Officer's reason: The goods are not knitted.")
+    answer.scroll_into_view_if_needed()
+    screenshot(broker, "chat-officer-decision.png")
+    broker.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(broker)
+    screenshot(broker, "chat-officer-decision-phone.png")
+    broker.set_viewport_size(LAPTOP)
+    assert visitors["broker"].errors == []
 
 
 # ---------------------------------------------------------------- (d) roles and session protection
