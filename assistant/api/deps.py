@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from ..auth import Principal, authenticate
 from ..errors import InputError
@@ -45,7 +46,12 @@ def _query_names(route: APIRoute) -> frozenset[str]:
         todo = [route.dependant]
         while todo:
             dependant = todo.pop()
-            found.update(p.alias for p in dependant.query_params)
+            for p in dependant.query_params:
+                model = getattr(p.field_info, "annotation", None)
+                if isinstance(model, type) and issubclass(model, BaseModel):  # a query-parameter model: its fields
+                    found.update(f.alias or name for name, f in model.model_fields.items())
+                else:
+                    found.add(p.alias)
             todo.extend(dependant.dependencies)
         names = _QUERY_NAMES[id(route)] = frozenset(found)
     return names

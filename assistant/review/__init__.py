@@ -21,10 +21,10 @@ from .cases import (
     list_cases,
     load,
     prepare,
-    queue,
     stream_case,
 )
 from .decisions import decide
+from .queue import QUEUE_STATUSES, QueueFilter, Sort, assign, organisations, queue
 from .requests import ClassificationRequest, DecisionRequest, InfoRequest
 from .risk import declared_code_risks
 
@@ -35,7 +35,11 @@ __all__ = [
     "Desk",
     "InfoRequest",
     "Prepared",
+    "QUEUE_STATUSES",
+    "QueueFilter",
+    "Sort",
     "add_info",
+    "assign",
     "case_audit",
     "create_case",
     "decide",
@@ -44,6 +48,7 @@ __all__ = [
     "insert_case",
     "list_cases",
     "load",
+    "organisations",
     "prepare",
     "queue",
     "stream_case",

@@ -160,8 +160,15 @@ def _v1_initial(op: Operations) -> None:
     )
 
 
+def _v2_case_assignee(op: Operations) -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("assignee_key_id", sa.String(32)))
+        batch.add_column(sa.Column("assignee_name", sa.String(200)))
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "initial schema", _v1_initial),
+    (2, "the officer a case is assigned to", _v2_case_assignee),
 ]
 
 _version_table = sa.Table(

@@ -90,6 +90,7 @@ class CaseView(BaseModel):
     suggestions: list[Suggestion]
     decisions: list[DecisionView] = Field(default_factory=list)
     current_decision_id: str | None = None
+    assignee: Person | None = Field(default=None, description="the officer who claimed the case or was assigned it")
     batch_id: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -110,7 +111,11 @@ class CaseSummary(BaseModel):
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     top_code: str | None = None
+    top_description: str | None = None
     top_confidence: float | None = None
+    declared_match: str | None = Field(
+        default=None, description="declared vs top suggestion: line (10 digits), subheading (6), heading (4) or none")
+    assignee: Person | None = None
     degraded: bool = False
     batch_id: str | None = None
     created_at: datetime

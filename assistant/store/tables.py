@@ -93,6 +93,8 @@ class Case(Base):
     batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assignee_key_id: Mapped[str | None] = mapped_column(String(32))  # the officer who claimed it (or was assigned)
+    assignee_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class SuggestionRow(Base):

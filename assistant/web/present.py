@@ -116,6 +116,8 @@ def audit_summary(event_type: str, data: Any) -> str:
         engine = d.get("engine") or "engine"
         flags = " (degraded)" if d.get("degraded") else ""
         return f"Round {d.get('round', '?')}: {engine}{flags} suggested {_codes(d.get('codes'))}"
+    if event_type == "case_assigned":
+        return f"Assigned to {d['assignee_name']}" if d.get("assignee_name") else "Released (no assignee)"
     if event_type == "case_opened":
         return f"Opened for review (status {str(d.get('status', '')).replace('_', ' ')})"
     if event_type == "decision":

@@ -215,13 +215,57 @@ def test_new_product_opens_a_new_case_and_add_a_fact_refines_the_open_one(site, 
     assert visitors["broker"].errors == []
 
 
+def test_officer_filters_sorts_and_claims_in_the_queue(site, visitors, screenshot):
+    officer = visitors["officer"]
+    page = officer.page
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    page.get_by_label("Risk").select_option("true")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(SHIRT)
+    expect(rows.first.locator(".declared")).to_contain_text("Declared 8471.30")
+    expect(rows.first.locator(".match-none")).to_have_text("differs from the heading up")
+    assert "risk=true" in page.url
+    page.get_by_role("link", name="Clear filters").click()
+    page.get_by_label("Search").fill("tea")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(TEA_POT)
+    tea = stored_case(site, rows.first.get_by_role("link").first.get_attribute("href").rsplit("/", 1)[-1])
+    top = tea.suggestions[0]
+    expect(rows.first.locator(".top-desc")).to_have_text(top.description[:120])  # code with its description
+    page.goto(f"/queue?chapter={top.code[:2]}&org=acme&sort=newest")
+    expect(rows.first).to_contain_text(TEA_POT)
+    expect(page.get_by_label("Organisation")).to_have_value("acme")
+    page.goto("/queue?chapter=9")
+    expect(page.locator("h1")).to_have_text("Check your input")  # a bad filter is a clear 4xx page
+    expect(page.locator(".alert-error")).to_contain_text("chapter")
+    page.goto("/queue?q=tea")
+    rows.first.get_by_role("button", name=re.compile("Claim")).click()
+    expect(page.locator(".meta-grid")).to_contain_text("Olga Officer")
+    page.goto("/queue?assignee=me")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".assignee")).to_have_text("Claimed by Olga Officer")
+    page.goto("/queue")
+    screenshot(page, "officer-queue-filters.png")
+    page.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(page)
+    screenshot(page, "officer-queue-phone.png")
+    page.set_viewport_size(LAPTOP)
+    refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    assert officer.errors == [refused]
+    officer.errors.clear()
+
+
 # ---------------------------------------------------------------- (c) an officer confirms; the broker sees the final code
 
 
 def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, screenshot):
     officer = visitors["officer"]
     page = officer.page
-    expect(page).to_have_url(re.compile(r"/queue$"))
+    page.goto("/queue")
     row = page.locator("tbody tr", has_text=T_SHIRT)
     expect(row).to_have_count(1)
     # both open cases wait; the one whose declared code disagrees with the evidence comes first, with the reason

@@ -471,7 +471,14 @@
     });
   }
 
+  // On a laptop the queue's filters are open; on a phone they fold away under the search box.
+  function setupQueueFilters() {
+    const more = document.getElementById("more-filters");
+    if (more && window.matchMedia("(min-width: 641px)").matches) more.open = true;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    setupQueueFilters();
     setupPassageDialog();
     setupChat();
     setupDecisionForm();
