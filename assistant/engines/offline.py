@@ -31,6 +31,7 @@ from .base import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import clarifying_question, contradictions, stated_facts
 from .query import build_query
+from .rationale import explain
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -260,7 +261,7 @@ class OfflineEngine:
                     description=c.line.description,
                     path=[*c.line.path, c.line.description],
                     confidence=round(probs.get(c.line.code, 0.0), 4),
-                    rationale=_rationale(c, ev),
+                    rationale=explain(c.line, notes=c.notes, nomenclature=catalog.nomenclature),
                     citations=_citations(c, catalog),
                     general_rate=c.line.general_rate,
                 )
