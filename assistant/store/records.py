@@ -84,6 +84,8 @@ class CaseView(BaseModel):
     degraded_reason: str | None = None
     clarifying_question: str | None = None
     clarifying_options: list[str] = Field(default_factory=list)
+    language_notice: str | None = Field(
+        default=None, description="set when the description does not read as English: add an English description")
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     round: int = Field(description="1, then +1 each time added information re-classified the case")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from .. import language
 from ..codes import format_code
 from ..models import Classification, Suggestion
 from .records import NOTICES, Action, CasePage, CaseSummary, CaseView, DecisionView, Person, Status
@@ -61,6 +62,7 @@ def view(s: Session, case: Case) -> CaseView:
         degraded_reason=case.degraded_reason,
         clarifying_question=case.clarifying_question,
         clarifying_options=list(case.clarifying_options or []),
+        language_notice=language.notice(" ".join([case.description, *(case.context or [])])),
         risk_flag=case.risk_flag,
         risk_reasons=list(case.risk_reasons or []),
         round=case.round,

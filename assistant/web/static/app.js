@@ -341,6 +341,9 @@
   function engineLine(c) {
     const parts = [el("p", { class: "engine-line" }, "Engine ", el("strong", {}, c.engine), c.model ? ` (${c.model})` : "",
       ` · ${c.edition} · corpus ${String(c.corpus_snapshot).slice(0, 12)} · round ${c.round}`)];
+    if (c.language_notice) {
+      parts.push(el("p", { class: "language-notice", role: "note" }, el("strong", {}, "Language: "), c.language_notice));
+    }
     if (c.degraded) {
       parts.push(el("p", { class: "degraded", role: "note" }, el("strong", {}, "Degraded answer: "),
         c.degraded_reason || "the preferred engine was unavailable"));
