@@ -32,6 +32,7 @@ CSV_COLUMNS = ("description", "reference", "declared_code")
 RESULT_COLUMNS = (
     "index", "reference", "description", "declared_code", "status", "error", "case_id", "case_status",
     "final_code", "top_code", "top_display", "top_confidence", "codes", "risk_flag", "risk_reasons", "notice",
+    "top_description", "top_general_rate", "routing",
 )
 
 
@@ -196,8 +197,19 @@ def batch_results(desk: Desk, principal: Principal, batch_id: str) -> BatchResul
                 top_confidence=top.confidence if top else None, codes=[r.code for r in sugg],
                 risk_flag=bool(c and c.risk_flag), risk_reasons=list(c.risk_reasons or []) if c else [],
                 notice=NOTICES[Status(c.status)] if c else None,
+                top_description=top.description if top else None, top_general_rate=top.general_rate if top else None,
+                routing=_routing(c),
             ))
         return BatchResults(batch=_view(b), items=out)
+
+
+def _routing(c: Case | None) -> str | None:
+    """Where the item's case went: an officer's priority review (risk flag), the normal review, or decided."""
+    if c is None:
+        return None
+    if Status(c.status) not in (Status.PENDING_REVIEW, Status.OVERRIDE_PENDING_APPROVAL, Status.NEEDS_INFO):
+        return "decided"
+    return "priority_review" if c.risk_flag else "review"
 
 
 def _cell(value: object) -> str:
@@ -216,5 +228,6 @@ def results_csv(results: BatchResults) -> str:
             r.case_id or "", r.case_status.value if r.case_status else "", r.final_code or "", r.top_code or "",
             r.top_display or "", "" if r.top_confidence is None else f"{r.top_confidence:.4f}", " ".join(r.codes),
             "yes" if r.risk_flag else "no", _cell(" | ".join(r.risk_reasons)), r.notice or "",
+            _cell(r.top_description), r.top_general_rate or "", r.routing or "",
         ])
     return buf.getvalue()

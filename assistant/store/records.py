@@ -179,6 +179,9 @@ class BatchResult(BaseModel):
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     notice: str | None = None
+    top_description: str | None = None
+    top_general_rate: str | None = Field(default=None, description="general duty rate of the top suggestion")
+    routing: str | None = Field(default=None, description="priority_review (risk flag) | review | decided")
 
 
 class BatchResults(BaseModel):
