@@ -17,7 +17,7 @@ from ..review.batch_worker import BatchWorker
 from ..store.db import Database
 from . import errors
 from .deps import strict_query
-from .limits import BodySizeLimit, RateLimiter
+from .limits import BodySizeLimit, RateLimiter, RateLimitHeaders
 from .routers import audit, batches, classifications, codes, health, keys, review, search
 from .security import SecurityHeaders
 
@@ -58,12 +58,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Added innermost first: SecurityHeaders wraps everything, so error responses carry the headers too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(errors.CatchUnexpected)
+    app.add_middleware(RateLimitHeaders)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
         )
     app.add_middleware(SecurityHeaders)
 

@@ -31,7 +31,7 @@ def current_principal(
 ) -> Principal:
     """The caller, from its bearer key (401 when missing, unknown or revoked), after the per-key rate limit."""
     principal = authenticate(get_desk(request).db, credentials.credentials if credentials else None)
-    request.app.state.limiter.check(principal.key_id)
+    request.state.quota = request.app.state.limiter.check(principal.key_id)  # sent as RateLimit-* headers
     request.state.principal = principal
     return principal
 
