@@ -45,7 +45,10 @@ class BatchItemIn(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
+        {"description": "Men's T-shirt, 100% cotton, knitted jersey", "reference": "L1"},
+        {"description": "Wood screws of stainless steel, 40 mm", "reference": "L2", "declared_code": "7318.12"},
+    ], "top": 3}]})
 
     items: list[BatchItemIn] = Field(min_length=1, description="at most max_batch_items (default 1,000)")
     engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
