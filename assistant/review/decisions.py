@@ -9,6 +9,7 @@ from ..store import audit
 from ..store.records import Action, CaseView, Status
 from ..store.tables import Case, Decision, utcnow
 from ..store.views import current_suggestions, view
+from . import webhooks
 from .cases import Desk, load
 from .requests import DecisionRequest, new_id
 
@@ -92,6 +93,7 @@ def decide(desk: Desk, principal: Principal, case_id: str, req: DecisionRequest)
         before = case.status
         case.status, case.final_code, case.decision_id, case.updated_at = new_status.value, final, decision.id, utcnow()
         _audit(s, principal, case, decision, before, old)
+        webhooks.enqueue(s, case, decision)  # sent after the commit by the webhook sender, signed and retried
         return view(s, case)
 
 
