@@ -145,7 +145,13 @@
     });
     ui.thread.addEventListener("click", (event) => {
       const reply = event.target.closest("[data-reply]");
-      if (reply) send(ui, state, reply.dataset.reply);
+      if (!reply) return;
+      if (reply.dataset.reply === "other / don't know") { // not a fact: let the broker describe it instead
+        ui.message.focus();
+        ui.help.textContent = "Describe what the goods are made of, how they are made or what they are for, in your own words.";
+        return;
+      }
+      send(ui, state, reply.dataset.reply);
     });
   }
 
