@@ -356,6 +356,11 @@ def test_correcting_a_decision_is_deliberate_and_needs_a_reason(site, visitors, 
     expect(page.get_by_label("Reason (required)")).to_have_attribute("required", "")
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "officer-correction.png", clip={"x": 0, "y": 0, "width": 1280, "height": 1100})
+    page.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(page)
+    page.locator("#decide-title").scroll_into_view_if_needed()
+    screenshot(page, "officer-correction-phone.png")
+    page.set_viewport_size(LAPTOP)
 
     # one click records nothing: the browser asks for the reason, and the server for an action
     page.get_by_role("button", name="Record decision").click()
@@ -403,6 +408,12 @@ def test_the_broker_reads_the_officers_decision_and_reason(site, visitors, scree
     expect(outcome.locator(".outcome-reason")).to_have_text(f"Officer's reason: {reason}")
     broker.goto(f"/chat?case={case_id}")
     expect(current_answer(broker).locator(".officer-outcome")).to_contain_text(reason)
+    # no page names a server path: not the data home, not a source file
+    home = str(site.app.state.settings.home)
+    for path in (f"/chat?case={case_id}", f"/cases/{case_id}"):
+        broker.goto(path)
+        html = broker.content()
+        assert home not in html and '"source":' not in html and "/shared/data" not in html, path
     # a final code comes with its description and duty rate, and the reason for the correction
     broker.goto("/cases")
     href = broker.locator("tbody tr", has_text=T_SHIRT).get_by_role("link").first.get_attribute("href")
