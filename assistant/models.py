@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .codes import format_code
+from .links import source_url
 
 
 class SourceKind(str, Enum):
@@ -153,8 +154,19 @@ class Citation(BaseModel):
     kind: SourceKind
     source_id: str  # Passage.id
     excerpt: str
-    source: str | None = None  # file or URL
+    url: str | None = Field(default=None, description="the official source: hts.usitc.gov or rulings.cbp.gov")
+    # Where the server read the passage: kept for the engines, never sent (a local path means nothing to a user).
+    source: str | None = Field(default=None, exclude=True)
     edition: str | None = None
+
+    @model_validator(mode="after")
+    def _official(self) -> "Citation":
+        if self.url is None:
+            self.url = source_url(self.kind.value, self.label)
+        if self.kind == SourceKind.RULING and "\n" in self.excerpt:
+            # A ruling's summary passage is its subject, then the sentences that classify: quote the holding.
+            self.excerpt = self.excerpt.split("\n", 1)[1].strip() or self.excerpt
+        return self
 
 
 class Suggestion(BaseModel):

@@ -14,11 +14,12 @@ from .. import __version__
 from ..config import Settings, get_settings
 from ..review import Desk
 from ..review.batch_worker import BatchWorker
+from ..review.webhooks import WebhookSender
 from ..store.db import Database
 from . import errors
 from .deps import strict_query
-from .limits import BodySizeLimit, RateLimiter
-from .routers import audit, batches, classifications, codes, health, keys, review, search
+from .limits import BodySizeLimit, RateLimiter, RateLimitHeaders
+from .routers import audit, batches, classifications, codes, health, keys, review, search, webhooks
 from .security import SecurityHeaders
 
 if TYPE_CHECKING:
@@ -40,34 +41,40 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     db.migrate()
     desk = Desk(db, settings, runtime)
     worker = BatchWorker(desk)
+    sender = WebhookSender(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker.start()  # resumes batches an earlier process left unfinished
+        sender.start()  # and deliveries still pending
         try:
             yield
         finally:
+            sender.stop()
             worker.stop()
 
     app = FastAPI(title="Tariff Classification Assistant", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.settings, app.state.desk, app.state.worker = settings, desk, worker
+    app.state.webhooks = sender
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
 
     errors.install(app)
     # Added innermost first: SecurityHeaders wraps everything, so error responses carry the headers too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(errors.CatchUnexpected)
+    app.add_middleware(RateLimitHeaders)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
         )
     app.add_middleware(SecurityHeaders)
 
-    for module in (health, classifications, review, batches, codes, search, audit, keys):
+    for module in (health, classifications, review, batches, codes, search, audit, keys, webhooks):
         app.include_router(module.router, dependencies=[Depends(strict_query)])
     _add_schemas(app, batches.SCHEMAS)
     return app

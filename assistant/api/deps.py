@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from ..auth import Principal, authenticate
 from ..errors import InputError
@@ -30,7 +31,7 @@ def current_principal(
 ) -> Principal:
     """The caller, from its bearer key (401 when missing, unknown or revoked), after the per-key rate limit."""
     principal = authenticate(get_desk(request).db, credentials.credentials if credentials else None)
-    request.app.state.limiter.check(principal.key_id)
+    request.state.quota = request.app.state.limiter.check(principal.key_id)  # sent as RateLimit-* headers
     request.state.principal = principal
     return principal
 
@@ -45,7 +46,12 @@ def _query_names(route: APIRoute) -> frozenset[str]:
         todo = [route.dependant]
         while todo:
             dependant = todo.pop()
-            found.update(p.alias for p in dependant.query_params)
+            for p in dependant.query_params:
+                model = getattr(p.field_info, "annotation", None)
+                if isinstance(model, type) and issubclass(model, BaseModel):  # a query-parameter model: its fields
+                    found.update(f.alias or name for name, f in model.model_fields.items())
+                else:
+                    found.add(p.alias)
             todo.extend(dependant.dependencies)
         names = _QUERY_NAMES[id(route)] = frozenset(found)
     return names

@@ -73,7 +73,9 @@ async def _assistant_error(request: Request, exc: AssistantError) -> JSONRespons
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimited) and isinstance(exc.detail, dict):
-        headers["Retry-After"] = str(exc.detail.get("retry_after", 1))
+        wait = exc.detail.get("retry_after", 1)
+        headers["Retry-After"] = str(wait)
+        headers["RateLimit-Remaining"], headers["RateLimit-Reset"] = "0", str(wait)
     if exc.status == 503:  # a backend is down: clients and proxies should retry, not give up
         headers["Retry-After"] = str(RETRY_AFTER_S)
     errors = exc.detail if isinstance(exc.detail, list) else None

@@ -1,10 +1,11 @@
-"""Request limits: body size (413, as JSON) and a per-key rate limit (429 with Retry-After)."""
+"""Request limits: body size (413, as JSON) and a per-key rate limit (429 with Retry-After; RateLimit-* headers)."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,6 +68,41 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class Quota:
+    """A key's rate-limit state after a request: what the RateLimit-* response headers say."""
+
+    limit: int
+    remaining: int
+    reset: int  # seconds until the bucket is full again
+
+    def headers(self) -> dict[str, str]:
+        return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
+                "RateLimit-Reset": str(self.reset)}
+
+
+class RateLimitHeaders:
+    """Add the caller's RateLimit-Limit/-Remaining/-Reset to every response of a rate-limited request."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_quota(message: Message) -> None:
+            quota = scope.get("state", {}).get("quota")
+            if message["type"] == "http.response.start" and isinstance(quota, Quota):
+                headers = list(message.get("headers", []))
+                headers += [(k.lower().encode(), v.encode()) for k, v in quota.headers().items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_quota)
+
+
 class RateLimiter:
     """A token bucket per API key: `per_minute` requests a minute, bursts up to the same number."""
 
@@ -76,8 +112,8 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, key: str) -> None:
-        """Take one token for `key`; RateLimited (with the seconds to wait) when the bucket is empty."""
+    def check(self, key: str) -> Quota:
+        """Take one token for `key` and say what is left; RateLimited (with the seconds to wait) when it is empty."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (float(self.capacity), now))
@@ -90,3 +126,5 @@ class RateLimiter:
                     detail={"retry_after": wait},
                 )
             self._buckets[key] = (tokens - 1.0, now)
+            left = tokens - 1.0
+        return Quota(limit=self.capacity, remaining=int(left), reset=math.ceil((self.capacity - left) / self.rate))

@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tariff class
 
 def _register() -> None:
     # Each module owns its commands; importing it attaches them to `app`.
-    from . import audit, cases, classify, corpus, eval, keys, prior, refresh, serve, train, vague  # noqa: F401
+    from . import audit, cases, classify, corpus, eval, keys, prior, refresh, serve, train, vague, webhooks  # noqa: F401
 
 
 def _click_exceptions() -> tuple[type, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..codes import format_code
 from .evidence import ScoredLine
 from .query import words
 
@@ -75,21 +76,56 @@ def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = 
     return out
 
 
+OTHER = "other / don't know"  # always offered: the goods may fit none of the lines named
+_STOP = frozenset({"of", "or", "and", "the", "for", "other", "not", "with", "its", "their", "a", "an", "in", "than"})
+
+
+def _shown(text: str) -> str:
+    """A line's text as a quick reply: its first clause, without the trailing colon, at most ~70 characters."""
+    first = re.split(r"[;:]\s", text.strip(), maxsplit=1)[0].strip(" :;,")
+    return first if len(first) <= 70 else first[:67].rsplit(" ", 1)[0] + "…"
+
+
+def _split(top: list[ScoredLine]) -> list[tuple[str, str]]:
+    """Where the candidates part in the tariff: for each branch, best first, its code and the step's text."""
+    steps = [[*c.line.path, c.line.description] for c in top]
+    at = next((i for i in range(min(map(len, steps))) if len({s[i] for s in steps}) > 1), None)
+    if at is None:
+        return []
+    branches: dict[str, str] = {}  # step text -> the best candidate's code under it
+    for c, s in zip(top, steps, strict=True):
+        branches.setdefault(s[at], c.line.code)
+    # Each branch is named by its best code, cut to the first level at which the branches' codes all differ.
+    digits = next((n for n in (2, 4, 6, 8, 10) if len({code[:n] for code in branches.values()}) == len(branches)), 10)
+    return [(code[:digits], text) for text, code in branches.items()]
+
+
+def _names(text: str, markers: tuple[str, ...]) -> bool:
+    # "not knitted or crocheted" must not count as "knitted or crocheted"
+    return any(re.search(rf"(?<!not ){re.escape(m)}", text) for m in markers)
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in words(text) if w not in _STOP and len(w) > 2}
+
+
 def clarifying_question(query: str, top: list[ScoredLine]) -> tuple[str | None, list[str]]:
-    """A question and quick-reply options when the top candidates split on a facet the query leaves open."""
+    """The question the top candidates split on in the tariff, with options named by those lines (plus "other")."""
     if len(top) < 2:
         return None, []
+    branches = _split(top)[:4]
+    if len(branches) < 2:
+        return None, []
     said = set(words(query))
-    for facet in FACETS:
-        if said & set(facet.stated_by):
-            continue
-        present = []
-        for option, markers in facet.values.items():
-            for c in top:
-                text = " ".join([*c.line.path, c.line.description]).lower()
-                if any(m in text for m in markers):
-                    present.append(option)
-                    break
-        if len(present) >= 2:
-            return facet.question, present
-    return None, []
+    # A fact the query states already decides the split: nothing to ask (contradictions did the ranking).
+    distinct = [_content(text) - set().union(*(_content(t) for _, t in branches if t != text)) for _, text in branches]
+    if any(d and d <= said for d in distinct):
+        return None, []
+    texts = [text.lower() for _, text in branches]
+    for facet in FACETS:  # a split the tariff makes on a known fact gets that fact's plain question
+        named = [next((o for o, markers in facet.values.items() if _names(t, markers)), None) for t in texts]
+        if all(named) and len(set(named)) == len(named):
+            return (None, []) if said & set(facet.stated_by) else (facet.question, [*named, OTHER])
+    shown = [_shown(text) for _, text in branches]
+    codes = " or ".join(format_code(code) for code, _ in branches)
+    return f"Which describes the goods best? The answer decides between {codes}.", [*shown, OTHER]

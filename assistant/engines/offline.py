@@ -36,6 +36,7 @@ from .features import FEATURES, INDEX, PrecedentVote, Signals, feature_row
 from .precedents import retrieve_precedents
 from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
+from .rationale import explain
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -302,7 +303,7 @@ class OfflineEngine:
                     description=c.line.description,
                     path=[*c.line.path, c.line.description],
                     confidence=round(probs.get(c.line.code, 0.0), 4),
-                    rationale=_rationale(c, ev),
+                    rationale=explain(c.line, notes=c.notes, nomenclature=catalog.nomenclature),
                     citations=_citations(c, catalog),
                     general_rate=c.line.general_rate,
                 )

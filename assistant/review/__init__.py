@@ -21,10 +21,10 @@ from .cases import (
     list_cases,
     load,
     prepare,
-    queue,
     stream_case,
 )
 from .decisions import decide
+from .queue import QUEUE_STATUSES, QueueFilter, Sort, assign, organisations, queue
 from .replay import Replay, replay_case
 from .requests import ClassificationRequest, DecisionRequest, InfoRequest
 from .risk import declared_code_risks
@@ -37,7 +37,11 @@ __all__ = [
     "InfoRequest",
     "Prepared",
     "Replay",
+    "QUEUE_STATUSES",
+    "QueueFilter",
+    "Sort",
     "add_info",
+    "assign",
     "case_audit",
     "create_case",
     "decide",
@@ -46,6 +50,7 @@ __all__ = [
     "insert_case",
     "list_cases",
     "load",
+    "organisations",
     "prepare",
     "queue",
     "replay_case",

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,7 @@ ATTR_PREFIX = "attr:"  # CSV: one column per attribute ("attr:material"), or a J
 RESULT_COLUMNS = (
     "index", "reference", "description", "declared_code", "status", "error", "case_id", "case_status",
     "final_code", "top_code", "top_display", "top_confidence", "codes", "risk_flag", "risk_reasons", "notice",
+    "top_description", "top_general_rate", "routing",
 )
 
 
@@ -65,58 +66,20 @@ class BatchItemIn(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"items": [
+        {"description": "Men's T-shirt, 100% cotton, knitted jersey", "reference": "L1"},
+        {"description": "Wood screws of stainless steel, 40 mm", "reference": "L2", "declared_code": "7318.12"},
+    ], "top": 3}]})
 
     items: list[BatchItemIn] = Field(min_length=1, description="at most max_batch_items (default 1,000)")
     engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
 
 
-def parse_csv(data: bytes, *, max_items: int) -> list[BatchItemIn]:
-    """Items of a CSV upload: a header row with a `description` column; `reference`, `declared_code`, `category`,
-    `attributes` (a JSON object) and `attr:NAME` columns (one attribute each) optional."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("the CSV file is not UTF-8 text") from None
-    if "\x00" in text:
-        raise InputError("the CSV file contains NUL bytes: it looks like a binary file, not CSV")
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, None)
-        if not header:
-            raise InputError("the CSV file is empty")
-        names = [h.strip().lower().replace(" ", "_") for h in header]
-        if "description" not in names:
-            raise InputError("the CSV file needs a header row with a 'description' column")
-        col = {n: names.index(n) for n in CSV_COLUMNS if n in names}
-        attr_cols = {h.strip()[len(ATTR_PREFIX):].strip(): i for i, h in enumerate(header)
-                     if h.strip().lower().startswith(ATTR_PREFIX) and h.strip()[len(ATTR_PREFIX):].strip()}
-        json_col = names.index("attributes") if "attributes" in names else None
-        items: list[BatchItemIn] = []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(items) >= max_items:
-                raise TooLarge(f"the CSV file has more than {max_items} rows; the batch limit is {max_items}")
-            line = reader.line_num
-            values = {n: (row[i].strip() if i < len(row) else "") for n, i in col.items()}
-            if not values["description"]:
-                raise InputError(f"CSV line {line}: the description is empty")
-            attributes = _csv_attributes(row, attr_cols, json_col, line)
-            try:
-                items.append(BatchItemIn(**{k: v or None for k, v in values.items()}, attributes=attributes))
-            except ValidationError as exc:
-                raise InputError(f"CSV line {line}: {exc.errors()[0]['msg']}") from None
-    except csv.Error as exc:
-        raise InputError(f"the CSV file cannot be read: {exc}") from None
-    if not items:
-        raise InputError("the CSV file has no rows")
-    return items
+def csv_attributes(row: list[str], columns: dict[str, int], json_col: int | None, line: int) -> dict | None:
+    """An item's attributes from its `attributes` JSON cell and `attr:NAME` cells (blank cells are left out).
 
-
-def _csv_attributes(row: list[str], columns: dict[str, int], json_col: int | None, line: int) -> dict | None:
-    """An item's attributes from its `attributes` JSON cell and `attr:NAME` cells (blank cells are left out)."""
+    Raises InputError naming the CSV line when the JSON cell is not an object."""
     out: dict = {}
     if json_col is not None and json_col < len(row) and row[json_col].strip():
         try:
@@ -241,8 +204,19 @@ def batch_results(desk: Desk, principal: Principal, batch_id: str) -> BatchResul
                 top_confidence=top.confidence if top else None, codes=[r.code for r in sugg],
                 risk_flag=bool(c and c.risk_flag), risk_reasons=list(c.risk_reasons or []) if c else [],
                 notice=NOTICES[Status(c.status)] if c else None,
+                top_description=top.description if top else None, top_general_rate=top.general_rate if top else None,
+                routing=_routing(c),
             ))
         return BatchResults(batch=_view(b), items=out)
+
+
+def _routing(c: Case | None) -> str | None:
+    """Where the item's case went: an officer's priority review (risk flag), the normal review, or decided."""
+    if c is None:
+        return None
+    if Status(c.status) not in (Status.PENDING_REVIEW, Status.OVERRIDE_PENDING_APPROVAL, Status.NEEDS_INFO):
+        return "decided"
+    return "priority_review" if c.risk_flag else "review"
 
 
 def _cell(value: object) -> str:
@@ -261,5 +235,6 @@ def results_csv(results: BatchResults) -> str:
             r.case_id or "", r.case_status.value if r.case_status else "", r.final_code or "", r.top_code or "",
             r.top_display or "", "" if r.top_confidence is None else f"{r.top_confidence:.4f}", " ".join(r.codes),
             "yes" if r.risk_flag else "no", _cell(" | ".join(r.risk_reasons)), r.notice or "",
+            _cell(r.top_description), r.top_general_rate or "", r.routing or "",
         ])
     return buf.getvalue()

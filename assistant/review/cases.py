@@ -244,18 +244,6 @@ def list_cases(
         return page(s, stmt, limit=limit, offset=offset)
 
 
-def queue(desk: Desk, principal: Principal, *, limit: int = 50, offset: int = 0) -> CasePage:
-    """Cases waiting for an officer: risk-flagged first, then oldest first."""
-    principal.require("review")
-    stmt = (
-        select(Case)
-        .where(Case.status.in_([st.value for st in OPEN_STATUSES]))
-        .order_by(Case.risk_flag.desc(), Case.created_at, Case.id)
-    )
-    with desk.db.read() as s:
-        return page(s, stmt, limit=limit, offset=offset)
-
-
 def add_info(desk: Desk, principal: Principal, case_id: str, text: str) -> CaseView:
     """Add facts to a case (typically after request_info) and re-classify it; it returns to pending_review."""
     principal.require("add_info")

@@ -1,4 +1,4 @@
-"""Officer decisions: confirm, override (with optional four-eyes approval), reject, request_info, corrections."""
+"""Officer decisions: confirm, override (optional four-eyes approval), reject, request_info; corrections with a reason."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ..store import audit
 from ..store.records import Action, CaseView, Status
 from ..store.tables import Case, Decision, utcnow
 from ..store.views import current_suggestions, view
+from . import webhooks
 from .cases import Desk, load
 from .precedents import learn_quietly
 from .requests import DecisionRequest, new_id
@@ -27,6 +28,8 @@ def _validated(desk: Desk, req: DecisionRequest) -> tuple[str | None, str | None
         raise InputError(_NEEDS_REASON[req.action])
     if req.action == Action.APPROVE_OVERRIDE and req.supersedes:
         raise InputError("approve_override cannot supersede a decision")
+    if req.supersedes and not reason:  # one click must never silently replace an officer's decision
+        raise InputError("a correction needs a reason: say why the current decision is replaced")
     code = None
     if req.action in (Action.CONFIRM, Action.OVERRIDE):
         if not req.code or not req.code.strip():
@@ -91,6 +94,7 @@ def decide(desk: Desk, principal: Principal, case_id: str, req: DecisionRequest)
         before = case.status
         case.status, case.final_code, case.decision_id, case.updated_at = new_status.value, final, decision.id, utcnow()
         _audit(s, principal, case, decision, before, old)
+        webhooks.enqueue(s, case, decision)  # sent after the commit by the webhook sender, signed and retried
         result = view(s, case)
     learn_quietly(desk, result.id)  # a final case becomes a precedent; a corrected or rejected one stops being one
     return result

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from ..codes import format_code, normalize_code
 from ..errors import InputError, NotFoundError
+from ..links import source_url
 from ..models import Passage, SourceKind, TariffLine
 from .cases import Desk
 
@@ -82,7 +83,7 @@ class PassageView(BaseModel):
     label: str
     text: str
     edition: str
-    source: str
+    url: str | None = None  # the official source (USITC, CBP); never the server's file
     codes: list[str]
     chapter: str | None = None
     level: int | None = None
@@ -107,7 +108,7 @@ def passage_view(p: Passage) -> PassageView:
     m = p.meta or {}
     ruling = p.kind in (SourceKind.RULING, SourceKind.PRECEDENT)  # a precedent has a date and, often, a page
     return PassageView(
-        id=p.id, kind=p.kind, label=p.label, text=p.text, edition=p.edition, source=p.source, codes=list(p.codes),
+        id=p.id, kind=p.kind, label=p.label, text=p.text, edition=p.edition, url=source_url(p.kind.value, p.label), codes=list(p.codes),
         chapter=p.chapter, level=p.level,
         ruling_number=_str(m, "number", "ruling_number") if ruling else None,
         ruling_date=_str(m, "date", "ruling_date") if ruling else None,

@@ -47,7 +47,11 @@ CategoryPart = text(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class ClassificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"description": "Men's T-shirt, 100% cotton, knitted jersey", "reference": "PO-2291"},
+        {"description": "Wireless in-ear earphones with microphone", "context": ["plastic housing"],
+         "declared_code": "8518.30.20.00", "top": 3},
+    ]})
 
     description: Description = Field(description="the goods, in plain words (limit: max_description_chars)")
     context: list[text(pattern=NO_NUL)] = Field(
@@ -78,7 +82,13 @@ def category_path(category: str | list[str] | None) -> list[str] | None:
 
 
 class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "confirm", "code": "6109.10.00.12"},
+        {"action": "override", "code": "8518.30.20.00", "reason": "Earphones with microphone: heading 8518 (GRI 1)."},
+        {"action": "request_info", "reason": "Is the body of the bag leather or plastic sheeting?"},
+        {"action": "confirm", "code": "8518.30.20.00", "supersedes": "3f2a9c0e4b7d4e1f8a6b5c4d3e2f1a0b",
+         "reason": "Correction: the goods are headsets, not cases."},
+    ]})
 
     action: Action
     code: str | None = Field(default=None, max_length=40, pattern=OPTIONAL_CODE,
@@ -86,7 +96,8 @@ class DecisionRequest(BaseModel):
     reason: text(max_length=5000, pattern=NO_NUL) | None = Field(
         default=None, description="override/reject: why; request_info: the question"
     )
-    supersedes: str | None = Field(default=None, pattern=ID_PATTERN, description="the decision this one corrects")
+    supersedes: str | None = Field(default=None, pattern=ID_PATTERN,
+                                   description="the decision this one corrects; a reason is then required")
 
 
 class InfoRequest(BaseModel):

@@ -29,6 +29,7 @@ EVENT_TYPES = frozenset(
         "case_opened",
         "decision",
         "decision_superseded",
+        "case_assigned",
         "info_requested",
         "info_added",
         "key_created",

@@ -178,10 +178,47 @@ def _v3_engine_version(op: Operations) -> None:
         batch.add_column(sa.Column("engine_version", sa.String(200)))
 
 
+def _v4_case_assignee(op: Operations) -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("assignee_key_id", sa.String(32)))
+        batch.add_column(sa.Column("assignee_name", sa.String(200)))
+
+
+def _v5_webhooks(op: Operations) -> None:
+    op.create_table(
+        "webhooks",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("org", sa.String(200), nullable=False, index=True),
+        sa.Column("url", sa.String(2000), nullable=False),
+        sa.Column("secret", sa.String(100), nullable=False),
+        sa.Column("created_by", sa.String(200)),
+        _ts("created_at"),
+        _ts("removed_at", True),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("webhook_id", sa.String(32), sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False,
+                  index=True),
+        sa.Column("case_id", sa.String(32), nullable=False),
+        sa.Column("decision_id", sa.String(32), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_status_code", sa.Integer),
+        sa.Column("last_error", sa.Text),
+        _ts("next_attempt_at", True),
+        _ts("created_at"),
+        _ts("delivered_at", True),
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "initial schema", _v1_initial),
     (2, "listing attributes and category; abstention", _v2_listing_and_abstention),
     (3, "cases.engine_version", _v3_engine_version),
+    (4, "the officer a case is assigned to", _v4_case_assignee),
+    (5, "decision webhooks and their deliveries", _v5_webhooks),
 ]
 
 _version_table = sa.Table(

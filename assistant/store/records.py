@@ -90,12 +90,15 @@ class CaseView(BaseModel):
     abstain_reason: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict, description="listing attributes as sent")
     category: list[str] = Field(default_factory=list, description="category path as sent")
+    language_notice: str | None = Field(
+        default=None, description="set when the description does not read as English: add an English description")
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     round: int = Field(description="1, then +1 each time added information re-classified the case")
     suggestions: list[Suggestion]
     decisions: list[DecisionView] = Field(default_factory=list)
     current_decision_id: str | None = None
+    assignee: Person | None = Field(default=None, description="the officer who claimed the case or was assigned it")
     batch_id: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -116,7 +119,11 @@ class CaseSummary(BaseModel):
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     top_code: str | None = None
+    top_description: str | None = None
     top_confidence: float | None = None
+    declared_match: str | None = Field(
+        default=None, description="declared vs top suggestion: line (10 digits), subheading (6), heading (4) or none")
+    assignee: Person | None = None
     degraded: bool = False
     batch_id: str | None = None
     created_at: datetime
@@ -178,6 +185,9 @@ class BatchResult(BaseModel):
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
     notice: str | None = None
+    top_description: str | None = None
+    top_general_rate: str | None = Field(default=None, description="general duty rate of the top suggestion")
+    routing: str | None = Field(default=None, description="priority_review (risk flag) | review | decided")
 
 
 class BatchResults(BaseModel):

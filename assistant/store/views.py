@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from .. import language
 from ..codes import format_code
 from ..models import Classification, Suggestion
 from .records import NOTICES, Action, CasePage, CaseSummary, CaseView, DecisionView, Person, Status
@@ -66,6 +67,7 @@ def view(s: Session, case: Case) -> CaseView:
         abstain_reason=case.abstain_reason,
         attributes=dict(case.attributes or {}),
         category=list(case.category or []),
+        language_notice=language.notice(" ".join([case.description, *(case.context or [])])),
         risk_flag=case.risk_flag,
         risk_reasons=list(case.risk_reasons or []),
         round=case.round,
@@ -85,10 +87,25 @@ def view(s: Session, case: Case) -> CaseView:
             for d in rows
         ],
         current_decision_id=case.decision_id,
+        assignee=_assignee(case),
         batch_id=case.batch_id,
         created_at=case.created_at,
         updated_at=case.updated_at,
     )
+
+
+def _assignee(case: Case) -> Person | None:
+    return Person(key_id=case.assignee_key_id, name=case.assignee_name or "") if case.assignee_key_id else None
+
+
+def declared_match(declared: str | None, suggested: str | None) -> str | None:
+    """How far the declared code agrees with the top suggestion: the longest of line/subheading/heading it shares."""
+    if not declared or not suggested:
+        return None
+    for digits, name in ((10, "line"), (6, "subheading"), (4, "heading")):
+        if len(declared) >= digits and len(suggested) >= digits and declared[:digits] == suggested[:digits]:
+            return name
+    return "none"
 
 
 def summary(case: Case, top: SuggestionRow | None) -> CaseSummary:
@@ -98,7 +115,10 @@ def summary(case: Case, top: SuggestionRow | None) -> CaseSummary:
         description=case.description[:300], reference=case.reference, org=case.org,
         requester=Person(key_id=case.requester_key_id, name=case.requester_name), declared_code=case.declared_code,
         risk_flag=case.risk_flag, risk_reasons=list(case.risk_reasons or []),
-        top_code=top.code if top else None, top_confidence=top.confidence if top else None,
+        top_code=top.code if top else None, top_description=top.description if top else None,
+        top_confidence=top.confidence if top else None,
+        declared_match=declared_match(case.declared_code, top.code if top else None),
+        assignee=_assignee(case),
         degraded=case.degraded, batch_id=case.batch_id, created_at=case.created_at, updated_at=case.updated_at,
     )
 

@@ -78,7 +78,27 @@ def case_payload(case: CaseView, nomenclature: Any | None) -> dict[str, Any]:
         raw["steps"] = path_steps(s, nomenclature)
     question = next((d.reason for d in reversed(case.decisions) if d.action.value == "request_info"), None)
     data["officer_question"] = question if case.status == Status.NEEDS_INFO else None
+    data["outcome"] = officer_outcome(case)
+    data["final_line"] = final_line(case.final_code, nomenclature)
     return data
+
+
+def officer_outcome(case: CaseView) -> dict[str, Any] | None:
+    """What the requester reads of the officer's current decision: who, when, which code and why."""
+    current = next((d for d in case.decisions if d.id == case.current_decision_id), None)
+    if current is None:
+        return None
+    return {"action": current.action.value, "label": ACTION_LABELS[current.action.value], "display": current.display,
+            "officer": current.officer.name, "when": current.created_at.strftime("%Y-%m-%d"),
+            "reason": current.reason}
+
+
+def final_line(code: str | None, nomenclature: Any | None) -> dict[str, str | None] | None:
+    """The final code's description and general duty rate, when the nomenclature has the line."""
+    if not code or nomenclature is None or code not in nomenclature:
+        return None
+    line = nomenclature.line(code)
+    return {"description": line.description, "general_rate": line.general_rate}
 
 
 def _codes(codes: Any) -> str:
@@ -96,6 +116,8 @@ def audit_summary(event_type: str, data: Any) -> str:
         engine = d.get("engine") or "engine"
         flags = " (degraded)" if d.get("degraded") else ""
         return f"Round {d.get('round', '?')}: {engine}{flags} suggested {_codes(d.get('codes'))}"
+    if event_type == "case_assigned":
+        return f"Assigned to {d['assignee_name']}" if d.get("assignee_name") else "Released (no assignee)"
     if event_type == "case_opened":
         return f"Opened for review (status {str(d.get('status', '')).replace('_', ' ')})"
     if event_type == "decision":

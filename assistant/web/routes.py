@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -108,9 +109,22 @@ def cases_page(
 
 
 @router.get("/queue")
-def queue_page(request: Request, principal: Viewer, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
-    found = review.queue(_desk(request), principal, limit=50, offset=offset)
-    return render(request, "queue.html", title="Review queue", page=found)
+def queue_page(request: Request, principal: Viewer, filters: Annotated[review.QueueFilter, Query()],
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
+    desk = _desk(request)
+    found = review.queue(desk, principal, filters=filters, limit=50, offset=offset)
+    chosen = filters.model_dump(mode="json", exclude_defaults=True)
+    return render(request, "queue.html", title="Review queue", page=found, filters=filters, filtered=bool(chosen),
+                  query=urlencode(chosen), orgs=review.organisations(desk, principal),
+                  statuses=review.QUEUE_STATUSES, sorts=list(review.Sort))
+
+
+@router.post("/cases/{case_id}/claim", dependencies=[Depends(csrf_ok)])
+def claim(request: Request, case_id: str, principal: Viewer,
+          release: Annotated[str, Form(max_length=5)] = "") -> Response:
+    """Claim a case from the queue (or release it): the other officers see who works on it."""
+    review.assign(_desk(request), principal, case_id, officer_key_id=None if release else principal.key_id)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 def _case_page(request: Request, principal: Principal, case_id: str, *, status: int = 200, error: str | None = None,
@@ -137,7 +151,7 @@ def decide(
     request: Request,
     case_id: str,
     principal: Viewer,
-    action: Annotated[str, Form(max_length=40)],
+    action: Annotated[str, Form(max_length=40)] = "",  # none chosen: a clear 422 on the page, not a bare error
     confirm_code: Annotated[str, Form(max_length=40)] = "",
     override_code: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=5000)] = "",

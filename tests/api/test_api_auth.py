@@ -75,11 +75,15 @@ def test_no_plaintext_key_in_the_database_files(api, tmp_path):
 
 def test_rate_limit_answers_429_with_retry_after(make_api):
     api = make_api(rate_limit_per_minute=3)
-    codes = [api.get("/v1/classifications", "broker_a").status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
+    answers = [api.get("/v1/classifications", "broker_a") for _ in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    # every answer says how much is left (IETF RateLimit header fields)
+    assert [r.headers["RateLimit-Limit"] for r in answers[:3]] == ["3", "3", "3"]
+    assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0", "0"]
+    assert 1 <= int(answers[2].headers["RateLimit-Reset"]) <= 60
     r = api.get("/v1/classifications", "broker_a")
     assert r.status_code == 429 and r.json()["error"] == "rate_limited"
-    assert int(r.headers["Retry-After"]) >= 1
+    assert int(r.headers["Retry-After"]) >= 1 and r.headers["RateLimit-Reset"] == r.headers["Retry-After"]
     # the limit is per key
     assert api.get("/v1/classifications", "broker_b").status_code == 200
 

@@ -102,6 +102,18 @@ def test_openapi_documents_the_api(api):
     assert {"application/json", "multipart/form-data", "text/csv"} <= set(batch_body)
     assert "BatchRequest" in schema["components"]["schemas"]
     assert api.client.get("/docs").status_code == 200
+    # integrators get examples, and every example is a request the API accepts
+    from assistant.review import ClassificationRequest, DecisionRequest
+    from assistant.review.batches import BatchRequest
+
+    components = schema["components"]["schemas"]
+    for model in (ClassificationRequest, DecisionRequest, BatchRequest):
+        examples = components[model.__name__]["examples"]
+        assert examples and all(model.model_validate(e) for e in examples)
+    queue_params = {p["name"] for p in paths["/v1/review/queue"]["get"]["parameters"]}
+    assert {"q", "org", "requester", "risk", "chapter", "min_age_days", "status", "sort"} <= queue_params
+    assert "put" in paths["/v1/classifications/{case_id}/assignment"]
+    assert {"description_column", "reference_column"} <= {p["name"] for p in paths["/v1/batches"]["post"]["parameters"]}
 
 
 def test_passage_view_of_a_ruling_and_a_tariff_line(shared_data):

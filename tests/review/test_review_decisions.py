@@ -79,7 +79,7 @@ def test_a_decided_case_needs_supersedes(api, first):
     d1 = api.decide(case["id"], action=first, **body).json()["current_decision_id"]
     again = api.decide(case["id"], "officer2", action="reject", reason="changed my mind")
     assert again.status_code == 409 and d1 in again.json()["detail"]
-    fixed = api.decide(case["id"], "officer2", action="confirm", code=code, supersedes=d1)
+    fixed = api.decide(case["id"], "officer2", action="confirm", code=code, supersedes=d1, reason="goods seen")
     assert fixed.status_code == 201, fixed.text
     body = fixed.json()
     assert body["status"] == "confirmed" and body["final_code"] == code
@@ -91,6 +91,19 @@ def test_a_decided_case_needs_supersedes(api, first):
     assert api.decide(case["id"], action="reject", reason="x", supersedes="f" * 32).status_code == 404
     events = [e["type"] for e in api.get(f"/v1/classifications/{case['id']}/audit", "officer").json()]
     assert events.count("decision") == 2 and events.count("decision_superseded") == 1
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_a_correction_always_needs_a_reason(api, reason):
+    case = api.classify()
+    top, other = case["suggestions"][0]["code"], case["suggestions"][1]["code"]
+    d1 = api.decide(case["id"], action="override", code=top, reason="seen the goods").json()["current_decision_id"]
+    body = {"action": "confirm", "code": other, "supersedes": d1} | ({} if reason is None else {"reason": reason})
+    r = api.decide(case["id"], "officer2", **body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "a correction needs a reason: say why the current decision is replaced"
+    after = api.get(f"/v1/classifications/{case['id']}", "officer").json()
+    assert after["current_decision_id"] == d1 and after["final_code"] == top and len(after["decisions"]) == 1
 
 
 def test_four_eyes_override(make_api):

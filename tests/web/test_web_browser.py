@@ -39,7 +39,7 @@ def _keys(site):
 
 
 def ask(page, text: str) -> None:
-    page.get_by_role("textbox", name=re.compile("Describe the product|refine|Answer")).fill(text)
+    page.get_by_role("textbox", name=re.compile("Describe the product|Add a fact|Answer")).fill(text)
     page.locator("#send").click()
 
 
@@ -103,6 +103,12 @@ def test_broker_chat_streams_cited_suggestions_into_a_pending_case(site, visitor
     assert steps.count() == len(case.suggestions[0].path) >= 2
     expect(steps.first).to_contain_text(case.suggestions[0].path[0])
     expect(first.locator(".rationale")).to_have_text(case.suggestions[0].rationale)
+    # the answer is short: evidence collapsed, the top suggestion in view (not scrolled away to the composer)
+    assert answer.locator(".evidence[open]").count() == 0
+    expect(first.locator(".rationale")).to_be_hidden()
+    expect(first.locator(".s-head")).to_be_in_viewport()
+    first.locator(".evidence > summary").click()
+    expect(first.locator(".rationale")).to_be_visible()
     expect(answer.locator(".engine-line")).to_contain_text(case.engine)
     # the streamed text lands in a polite live region, which ends with a summary
     live = page.locator("[aria-live=polite]#stream")
@@ -154,7 +160,7 @@ def test_broker_chat_streams_cited_suggestions_into_a_pending_case(site, visitor
 
 def test_follow_up_refines_the_same_case_and_changes_the_suggestions(site, visitors, screenshot):
     page = visitors["broker"].page
-    page.get_by_role("button", name="New classification").click()
+    page.get_by_role("button", name="New product").click()
     page.get_by_text("Reference and intended code").click()
     page.get_by_label("Your reference").fill("PO-2291")
     page.get_by_label("Code you intend to declare").fill("8471.30")
@@ -187,18 +193,84 @@ def test_follow_up_refines_the_same_case_and_changes_the_suggestions(site, visit
     assert visitors["broker"].errors == []
 
 
+TEA_POT = "ceramic tea pot"
+
+
+def test_new_product_opens_a_new_case_and_add_a_fact_refines_the_open_one(site, visitors):
+    page = visitors["broker"].page
+    shirt_id = case_id_of(page)
+    expect(page.locator("#send")).to_have_text("Add a fact")
+    box = page.get_by_role("textbox", name=re.compile("Add a fact about this product, or describe a new product"))
+    box.fill(TEA_POT)
+    page.get_by_role("button", name="New product").click()
+    expect(page.locator(".answer[aria-label='Suggestions, round 1']")).to_be_visible()
+    tea_id = case_id_of(page)
+    assert tea_id != shirt_id
+    tea, shirt = stored_case(site, tea_id), stored_case(site, shirt_id)
+    assert tea.description == TEA_POT and tea.round == 1 and tea.context == []
+    assert tea.reference is None and tea.declared_code is None  # nothing carried over from the shirt
+    assert shirt.round == 2 and TEA_POT not in shirt.context  # never round 3 of the shirt
+    expect(page.locator(".msg-user")).to_have_count(1)  # the thread holds only the new product
+    expect(page).to_have_url(re.compile(f"case={tea_id}$"))
+    assert visitors["broker"].errors == []
+
+
+def test_officer_filters_sorts_and_claims_in_the_queue(site, visitors, screenshot):
+    officer = visitors["officer"]
+    page = officer.page
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    page.get_by_label("Risk").select_option("true")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(SHIRT)
+    expect(rows.first.locator(".declared")).to_contain_text("Declared 8471.30")
+    expect(rows.first.locator(".match-none")).to_have_text("differs from the heading up")
+    assert "risk=true" in page.url
+    page.get_by_role("link", name="Clear filters").click()
+    page.get_by_label("Search").fill("tea")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(TEA_POT)
+    tea = stored_case(site, rows.first.get_by_role("link").first.get_attribute("href").rsplit("/", 1)[-1])
+    top = tea.suggestions[0]
+    expect(rows.first.locator(".top-desc")).to_have_text(top.description[:120])  # code with its description
+    page.goto(f"/queue?chapter={top.code[:2]}&org=acme&sort=newest")
+    expect(rows.first).to_contain_text(TEA_POT)
+    expect(page.get_by_label("Organisation")).to_have_value("acme")
+    page.goto("/queue?chapter=9")
+    expect(page.locator("h1")).to_have_text("Check your input")  # a bad filter is a clear 4xx page
+    expect(page.locator(".alert-error")).to_contain_text("chapter")
+    page.goto("/queue?q=tea")
+    rows.first.get_by_role("button", name=re.compile("Claim")).click()
+    expect(page.locator(".meta-grid")).to_contain_text("Olga Officer")
+    page.goto("/queue?assignee=me")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".assignee")).to_have_text("Claimed by Olga Officer")
+    page.goto("/queue")
+    screenshot(page, "officer-queue-filters.png")
+    page.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(page)
+    screenshot(page, "officer-queue-phone.png")
+    page.set_viewport_size(LAPTOP)
+    refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    assert officer.errors == [refused]
+    officer.errors.clear()
+
+
 # ---------------------------------------------------------------- (c) an officer confirms; the broker sees the final code
 
 
 def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, screenshot):
     officer = visitors["officer"]
     page = officer.page
-    expect(page).to_have_url(re.compile(r"/queue$"))
+    page.goto("/queue")
     row = page.locator("tbody tr", has_text=T_SHIRT)
     expect(row).to_have_count(1)
     # both open cases wait; the one whose declared code disagrees with the evidence comes first, with the reason
     rows = page.locator("tbody tr")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text(SHIRT)
     expect(rows.first).to_contain_text("Risk flag")
     expect(rows.first.locator(".reasons")).to_contain_text("heading 8471")
@@ -263,6 +335,100 @@ def test_officer_confirms_and_the_broker_sees_the_final_code(site, visitors, scr
     expect(broker.locator(".final-code")).to_contain_text(top.display)
     expect(broker.locator(".decisions")).to_contain_text("Olga Officer")
     expect(broker.locator("#decision-form")).to_have_count(0)
+    assert visitors["broker"].errors == []
+
+
+def test_correcting_a_decision_is_deliberate_and_needs_a_reason(site, visitors, screenshot):
+    broker = visitors["broker"].page
+    broker.goto("/cases")
+    href = broker.locator("tbody tr", has_text=T_SHIRT).get_by_role("link").first.get_attribute("href")
+    case_id = href.rsplit("/", 1)[-1]
+    before = stored_case(site, case_id)
+    decided = before.decisions[-1]
+    page = visitors["officer"].page
+    page.goto(href)
+    form = page.locator("#decision-form")
+    expect(page.locator("#decide-title")).to_have_text("Correct the decision")
+    # nothing is pre-selected: neither an action nor a code to confirm
+    assert form.locator("input[type=radio]:checked").count() == 0
+    replaces = page.locator("#replaces")
+    expect(replaces).to_contain_text(f"Replaces: confirmation of {decided.display}, decided by Olga Officer on ")
+    expect(page.get_by_label("Reason (required)")).to_have_attribute("required", "")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "officer-correction.png", clip={"x": 0, "y": 0, "width": 1280, "height": 1100})
+    page.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(page)
+    page.locator("#decide-title").scroll_into_view_if_needed()
+    screenshot(page, "officer-correction-phone.png")
+    page.set_viewport_size(LAPTOP)
+
+    # one click records nothing: the browser asks for the reason, and the server for an action
+    page.get_by_role("button", name="Record decision").click()
+    assert page.evaluate("document.querySelector('#reason').validity.valueMissing")
+    page.get_by_label("Reason (required)").fill("Second look.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator("#decision-error")).to_have_text("choose one of the decisions")
+    # without the browser's check, the server refuses a correction without a reason
+    other = before.suggestions[1]
+    page.get_by_label("Confirm a suggestion").check()
+    page.locator(f"input[name=confirm_code][value='{other.code}']").check()
+    page.get_by_label("Reason (required)").fill("")
+    page.evaluate("document.querySelector('#reason').removeAttribute('required')")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator("#decision-error")).to_have_text(
+        "a correction needs a reason: say why the current decision is replaced")
+    assert stored_case(site, case_id).final_code == before.final_code
+    page.get_by_label("Confirm a suggestion").check()
+    page.locator(f"input[name=confirm_code][value='{other.code}']").check()
+    page.get_by_label(re.compile("^Reason")).fill("The goods are not knitted.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".alert-ok")).to_contain_text("Decision recorded")
+    after = stored_case(site, case_id)
+    assert after.final_code == other.code and after.decisions[-1].supersedes == decided.id
+    refused = "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    assert visitors["officer"].errors == [refused, refused]  # the two refusals above, and nothing else
+    visitors["officer"].errors.clear()
+
+
+def test_the_broker_reads_the_officers_decision_and_reason(site, visitors, screenshot):
+    officer = visitors["officer"].page
+    officer.goto("/queue")
+    officer.locator("tbody tr", has_text=TEA_POT).get_by_role("link", name=re.compile("Review")).click()
+    case_id = officer.url.rsplit("/", 1)[-1]
+    officer.get_by_label("Reject").check()
+    reason = "Say whether it is porcelain or stoneware; the tariff splits on the ceramic."
+    officer.get_by_label(re.compile("^Reason")).fill(reason)
+    officer.get_by_role("button", name="Record decision").click()
+    expect(officer.locator(".alert-ok")).to_contain_text("Decision recorded")
+
+    broker = visitors["broker"].page
+    broker.goto(f"/cases/{case_id}")
+    outcome = broker.locator(".officer-outcome")
+    expect(outcome).to_contain_text("Rejected by Olga Officer on ")
+    expect(outcome.locator(".outcome-reason")).to_have_text(f"Officer's reason: {reason}")
+    broker.goto(f"/chat?case={case_id}")
+    expect(current_answer(broker).locator(".officer-outcome")).to_contain_text(reason)
+    # no page names a server path: not the data home, not a source file
+    home = str(site.app.state.settings.home)
+    for path in (f"/chat?case={case_id}", f"/cases/{case_id}"):
+        broker.goto(path)
+        html = broker.content()
+        assert home not in html and '"source":' not in html and "/shared/data" not in html, path
+    # a final code comes with its description and duty rate, and the reason for the correction
+    broker.goto("/cases")
+    href = broker.locator("tbody tr", has_text=T_SHIRT).get_by_role("link").first.get_attribute("href")
+    shirt = stored_case(site, href.rsplit("/", 1)[-1])
+    broker.goto(f"/chat?case={shirt.id}")
+    answer = current_answer(broker)
+    line = site.desk.runtime().nomenclature.line(shirt.final_code)
+    expect(answer.locator(".final-code")).to_contain_text(f"{shirt.final_display} {line.description}")
+    expect(answer.locator(".officer-outcome")).to_contain_text("Officer's reason: The goods are not knitted.")
+    answer.scroll_into_view_if_needed()
+    screenshot(broker, "chat-officer-decision.png")
+    broker.set_viewport_size(PHONE)
+    assert no_horizontal_scroll(broker)
+    screenshot(broker, "chat-officer-decision-phone.png")
+    broker.set_viewport_size(LAPTOP)
     assert visitors["broker"].errors == []
 
 

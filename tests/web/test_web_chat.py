@@ -222,6 +222,9 @@ def test_officer_decision_errors_are_shown_on_the_case_page(web):
     # the broker sees the question and answers it in the chat: the case returns to review
     page = client.get(f"/cases/{case['id']}").text
     assert "Which wood?" in page and "Information requested by the officer" in page
+    waiting = officer.get(f"/cases/{case['id']}").text  # the officer is not told the case is decided
+    assert "already decided" not in waiting and "Correct the decision" not in waiting
+    assert "Decide without waiting" in waiting and "Replaces:</strong> request for information" in waiting
     answered = events(chat(client, token, message="solid oak", case_id=case["id"]))[-1][1]
     assert answered["status"] == "pending_review" and answered["round"] == 2
     # a broker posting a decision gets the 403 page, not a decision

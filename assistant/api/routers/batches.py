@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from ...engines import registry as engine_registry
 from ...errors import InputError, UnsupportedMediaType
-from ...review import batches
+from ...review import batches, csv_input
 from ...review.batches import BatchItemIn, BatchRequest
 from ...store.records import BatchResults, BatchView
 from ..deps import Broker, DeskDep, IdempotencyKey, Reader, WorkerDep
@@ -49,11 +49,21 @@ def _validated(data: dict) -> BatchRequest:
         raise RequestValidationError(exc.errors()) from None
 
 
-async def _read_request(request: Request, max_items: int) -> BatchRequest:
+class BatchCreated(BatchView):
+    """The new batch; for a CSV upload, the rows left out of it and how the file was read."""
+
+    rejected_rows: list[csv_input.RowError] = Field(default_factory=list, description="CSV rows not classified, why")
+    csv_encoding: str | None = None
+    csv_delimiter: str | None = None
+
+
+async def _read_request(
+    request: Request, max_items: int, columns: dict[str, str | None]
+) -> tuple[BatchRequest, csv_input.CsvBatch | None]:
     mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if mime == "application/json" or mime.endswith("+json"):
         try:
-            return BatchRequest.model_validate_json(await request.body())
+            return BatchRequest.model_validate_json(await request.body()), None
         except ValidationError as exc:
             raise RequestValidationError(exc.errors()) from None
     if mime == "multipart/form-data":
@@ -61,37 +71,53 @@ async def _read_request(request: Request, max_items: int) -> BatchRequest:
             form = await request.form(max_files=1, max_fields=10)
         except MultiPartException as exc:
             raise InputError(f"malformed multipart upload: {exc.message}") from None
-        try:
+        try:  # the upload's spooled temporary file is closed however the reading ends
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise InputError("the multipart upload needs a 'file' field holding the CSV")
-            items = batches.parse_csv(await upload.read(), max_items=max_items)
-            extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+            data = await upload.read()
         finally:
-            await form.close()  # the upload's spooled temporary file
-        return _validated({"items": [i.model_dump() for i in items], **extra})
-    if mime in ("text/csv", "application/csv"):
-        items = batches.parse_csv(await request.body(), max_items=max_items)
-        return _validated({"items": [i.model_dump() for i in items]})
+            await form.close()
+        read = csv_input.read_csv(data, max_items=max_items, columns=columns)
+        extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+        return _validated({"items": [i.model_dump() for i in read.items], **extra}), read
+    if mime in ("text/csv", "application/csv", "text/plain", "text/tab-separated-values"):
+        read = csv_input.read_csv(await request.body(), max_items=max_items, columns=columns)
+        return _validated({"items": [i.model_dump() for i in read.items]}), read
     raise UnsupportedMediaType("send application/json, multipart/form-data (a CSV 'file') or text/csv")
+
+
+Column = Annotated[str | None, Query(max_length=100, description="CSV header holding this field (default: its name)")]
 
 
 @router.post(
     "",
     status_code=202,
-    response_model=BatchView,
+    response_model=BatchCreated,
     responses=error_responses(400, 403, 409, 413, 415, 422),
     openapi_extra={"requestBody": REQUEST_BODY},
     summary="Submit a batch (JSON items or a CSV upload); classified in the background",
 )
 async def create_batch(
-    request: Request, desk: DeskDep, principal: Broker, worker: WorkerDep, idempotency_key: IdempotencyKey = None
-) -> BatchView:
-    """Each item becomes a case in pending_review. Poll GET /v1/batches/{id}, then download the results."""
-    body = await _read_request(request, desk.settings.max_batch_items)
-    return await run_in_threadpool(
+    request: Request, response: Response, desk: DeskDep, principal: Broker, worker: WorkerDep,
+    idempotency_key: IdempotencyKey = None, description_column: Column = None, reference_column: Column = None,
+    declared_code_column: Column = None,
+) -> BatchCreated:
+    """Each item becomes a case in pending_review. Poll GET /v1/batches/{id} (the Location), then the results.
+
+    A CSV may be comma-, semicolon- or tab-separated, in UTF-8 (with or without BOM), UTF-16 or Windows-1252/
+    Latin-1; blank rows are skipped and a bad row is reported in `rejected_rows` instead of failing the batch."""
+    columns = {"description": description_column, "reference": reference_column,
+               "declared_code": declared_code_column}
+    body, read = await _read_request(request, desk.settings.max_batch_items, columns)
+    created = await run_in_threadpool(
         batches.create_batch, desk, principal, body, idempotency_key=idempotency_key, worker=worker
     )
+    response.headers["Location"] = f"/v1/batches/{created.id}"
+    if read is None:
+        return BatchCreated(**created.model_dump())
+    return BatchCreated(**created.model_dump(), rejected_rows=read.rejected, csv_encoding=read.encoding,
+                        csv_delimiter=read.delimiter)
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=error_responses(403, 404, 422),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from ... import review
 from ...store.records import CasePage, CaseView
@@ -15,14 +16,32 @@ router = APIRouter(tags=["review"])
 
 
 @router.get("/v1/review/queue", response_model=CasePage, responses=error_responses(403, 422),
-            summary="Cases awaiting an officer: risk-flagged first, then oldest first")
+            summary="Cases awaiting an officer: search, filter and sort (default: risk-flagged first, then oldest)")
 def review_queue(
     desk: DeskDep,
     principal: Officer,
+    filters: Annotated[review.QueueFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CasePage:
-    return review.queue(desk, principal, limit=limit, offset=offset)
+    return review.queue(desk, principal, filters=filters, limit=limit, offset=offset)
+
+
+class Assignment(BaseModel):
+    """Who works on a case: "me" to claim it, an officer's key id to assign it, null to release it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"officer": "me"}]})
+
+    officer: str | None = Field(max_length=64)
+
+
+@router.put("/v1/classifications/{case_id}/assignment", response_model=CaseView,
+            responses=error_responses(403, 404, 409, 422), summary="Claim, assign or release a case in the queue")
+def assign_case(
+    case_id: Annotated[str, Path(max_length=64)], body: Assignment, desk: DeskDep, principal: Officer
+) -> CaseView:
+    officer = principal.key_id if body.officer == "me" else body.officer
+    return review.assign(desk, principal, case_id, officer_key_id=officer)
 
 
 @router.post(

@@ -95,7 +95,8 @@
       if (p.units && p.units.length) rows.push(["Units", p.units.join(", ")]);
     }
     if (p.chapter) rows.push(["Chapter", p.chapter]);
-    rows.push(["From", p.ruling_url || p.source]);
+    const official = p.ruling_url || p.url;
+    if (official) rows.push(["Official source", el("a", { href: official, rel: "noopener noreferrer", target: "_blank" }, official.replace(/^https:\/\//, "").split("?")[0])]);
     meta.replaceChildren(...rows.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
     text.textContent = p.text;
   }
@@ -114,7 +115,7 @@
       help: document.getElementById("message-help"),
       extras: document.getElementById("extras"),
       send: document.getElementById("send"),
-      newCase: document.getElementById("new-case"),
+      newProduct: document.getElementById("new-product"),
       error: document.getElementById("composer-error"),
       panel: document.getElementById("case-panel-body"),
       reference: document.getElementById("reference"),
@@ -136,13 +137,22 @@
         send(ui, state, ui.message.value);
       }
     });
-    ui.newCase.addEventListener("click", () => {
+    // "New product" never refines the open case: with text it classifies that text as a new case.
+    ui.newProduct.addEventListener("click", () => {
+      const text = ui.message.value;
       reset(ui, state);
-      ui.message.focus();
+      if (text.trim()) send(ui, state, text);
+      else ui.message.focus();
     });
     ui.thread.addEventListener("click", (event) => {
       const reply = event.target.closest("[data-reply]");
-      if (reply) send(ui, state, reply.dataset.reply);
+      if (!reply) return;
+      if (reply.dataset.reply === "other / don't know") { // not a fact: let the broker describe it instead
+        ui.message.focus();
+        ui.help.textContent = "Describe what the goods are made of, how they are made or what they are for, in your own words.";
+        return;
+      }
+      send(ui, state, reply.dataset.reply);
     });
   }
 
@@ -152,6 +162,8 @@
 
   function reset(ui, state) {
     state.case = null;
+    ui.reference.value = ""; // the previous product's reference and declared code are not this one's
+    ui.declared.value = "";
     ui.thread.replaceChildren();
     ui.stream.textContent = "";
     ui.stream.hidden = true;
@@ -163,15 +175,15 @@
   function setComposer(ui, state) {
     const followUp = isOpen(state.case);
     const asked = followUp && state.case.officer_question;
-    ui.label.textContent = asked ? "Answer the officer's question" : followUp ? "Add a fact to refine this case" : "Describe the product";
+    ui.label.textContent = asked ? "Answer the officer's question" : followUp ? "Add a fact about this product, or describe a new product" : "Describe the product";
     ui.help.textContent = asked
       ? "Your answer is added to the case, which is re-classified and goes back to the officer for review."
       : followUp
-        ? "For example “it is knitted” or “for women”. The suggestions are re-ranked; the case stays in pending officer review."
+        ? `“Add a fact” refines case ${state.case.id.slice(0, 8)} (e.g. “it is knitted”, “not leather”); “New product” opens a new case.`
         : "Material, how it is made, who it is for and what it is used for help most. Example: “Men's T-shirt, 100% cotton, knitted jersey”.";
-    ui.send.textContent = asked ? "Send answer" : followUp ? "Refine" : "Classify";
+    ui.send.textContent = asked ? "Send answer" : followUp ? "Add a fact" : "Classify";
     ui.extras.hidden = followUp;
-    ui.newCase.hidden = !state.case;
+    ui.newProduct.hidden = !state.case;
   }
 
   function showError(ui, message) {
@@ -245,7 +257,7 @@
       state.busy = false;
       ui.send.disabled = false;
       ui.form.removeAttribute("aria-busy");
-      ui.message.focus();
+      ui.message.focus({ preventScroll: true }); // the answer, not the composer, stays in view
     }
   }
 
@@ -284,7 +296,9 @@
     } else if (kind === "case") {
       for (const old of ui.thread.querySelectorAll(".answer:not(.answer-old)")) retire(old);
       state.case = payload;
-      ui.thread.append(answerItem(payload));
+      const item = answerItem(payload);
+      ui.thread.append(item);
+      item.scrollIntoView({ block: "start" }); // the top suggestion in view, not the end of the evidence
       updatePanel(ui, payload);
       setComposer(ui, state);
       ui.stream.className = "stream done";
@@ -313,14 +327,30 @@
   function statusBanner(c) {
     const label = c.status_label;
     const inner = el("div", {}, el("strong", { class: "status-text" }, label.text));
-    if (label.final) inner.append(el("div", { class: "final-code" }, "Final code ", el("span", { class: "code" }, c.final_display)));
+    if (label.final) {
+      const line = c.final_line;
+      inner.append(el("div", { class: "final-code" }, "Final code ", el("span", { class: "code" }, c.final_display),
+        line ? el("span", { class: "final-line" }, ` ${line.description}${line.general_rate ? " · duty " + line.general_rate : ""}`) : null));
+    }
     else inner.append(el("div", { class: "status-sub" }, label.explain));
     return el("div", { class: "status status-" + label.tone, role: "note" }, el("span", { class: "status-icon", "aria-hidden": "true" }), inner);
+  }
+
+  function outcome(c) {
+    const o = c.outcome;
+    if (!o || o.action === "request_info") return null;
+    return el("div", { class: "officer-outcome outcome-" + o.action, role: "note" },
+      el("p", {}, el("strong", {}, o.label), o.display ? " " : "", o.display ? el("span", { class: "code" }, o.display) : null,
+        ` by ${o.officer} on ${o.when}`),
+      o.reason ? el("p", { class: "outcome-reason" }, "Officer's reason: " + o.reason) : null);
   }
 
   function engineLine(c) {
     const parts = [el("p", { class: "engine-line" }, "Engine ", el("strong", {}, c.engine), c.model ? ` (${c.model})` : "",
       ` · ${c.edition} · corpus ${String(c.corpus_snapshot).slice(0, 12)} · round ${c.round}`)];
+    if (c.language_notice) {
+      parts.push(el("p", { class: "language-notice", role: "note" }, el("strong", {}, "Language: "), c.language_notice));
+    }
     if (c.degraded) {
       parts.push(el("p", { class: "degraded", role: "note" }, el("strong", {}, "Degraded answer: "),
         c.degraded_reason || "the preferred engine was unavailable"));
@@ -339,21 +369,24 @@
       el("span", { class: "pct" }, pct(s.confidence)), " ", el("span", { class: "pct-label" }, "confidence"));
     const path = el("ol", { class: "path", "aria-label": "Path from chapter to line" },
       ...s.steps.map((step) => el("li", {}, step.code ? el("span", { class: "code" }, step.code) : null, step.code ? " " : "", step.text)));
-    const item = el("li", { class: "suggestion" }, head, confidence, path, el("p", { class: "rationale" }, s.rationale));
+    // The evidence is collapsed: the ranked codes stay short; path, reasoning and sources open on demand.
+    const evidence = el("details", { class: "evidence" }, el("summary", {}, "Why this code: path, reasoning and sources"),
+      path, el("p", { class: "rationale" }, s.rationale));
     if (s.citations.length) {
-      item.append(el("ul", { class: "chips", "aria-label": "Citations for " + s.display },
+      evidence.append(el("ul", { class: "chips", "aria-label": "Citations for " + s.display },
         ...s.citations.map((c) => el("li", {}, el("button", {
           type: "button", class: "chip chip-" + c.kind, "data-passage": c.source_id, title: "Open the cited text",
-        }, c.label)))));
+        }, c.label), c.kind === "ruling" && c.url
+          ? el("a", { class: "ruling-link", href: c.url, rel: "noopener noreferrer", target: "_blank" }, "rulings.cbp.gov") : null))));
     }
-    return item;
+    return el("li", { class: "suggestion" }, head, confidence, evidence);
   }
 
   function answerItem(c) {
     const card = el("article", { class: "answer", "aria-label": `Suggestions, round ${c.round}` },
       el("div", { class: "answer-head" }, el("span", { class: "answer-title" }, c.round > 1 ? `Refined answer (round ${c.round})` : "Answer"),
         el("a", { href: "/cases/" + c.id }, "Case " + c.id.slice(0, 8))),
-      statusBanner(c), ...engineLine(c));
+      statusBanner(c), outcome(c), ...engineLine(c));
     if (c.abstained) {
       card.append(el("p", { class: "clarify-note needs-info" }, el("strong", {}, "Needs more information: "),
         "the description does not say what the goods are well enough to decide a chapter. The codes below are not confident."));
@@ -403,7 +436,7 @@
       const action = checked ? checked.value : "";
       for (const section of sections) section.hidden = section.dataset.for !== action;
       const reason = form.querySelector("#reason");
-      const needed = ["override", "reject", "request_info"].includes(action);
+      const needed = "alwaysRequired" in reason.dataset || ["override", "reject", "request_info"].includes(action);
       reason.required = needed;
       reason.setAttribute("aria-required", needed ? "true" : "false");
       form.querySelector('label[for="reason"]').textContent =
@@ -452,7 +485,14 @@
     });
   }
 
+  // On a laptop the queue's filters are open; on a phone they fold away under the search box.
+  function setupQueueFilters() {
+    const more = document.getElementById("more-filters");
+    if (more && window.matchMedia("(min-width: 641px)").matches) more.open = true;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    setupQueueFilters();
     setupPassageDialog();
     setupChat();
     setupDecisionForm();
