@@ -128,11 +128,11 @@ def apply_vagueness(result: Classification, text: str, *, detector: VagueDetecto
         "abstained": True,
         "abstain_reason": ("the description does not say what the goods are (what they are made of, what they do) "
                            f"well enough to decide a chapter (vague-input model: {p:.2f} >= {detector.threshold:.2f})"),
-        # The engine's own question (knitted or woven? ...) is the better one when it asked one.
-        "clarifying_question": result.clarifying_question or (
-            "Needs more information: what exactly are the goods - what are they, what are they made of and what are "
-            "they used for?"),
-        "clarifying_options": list(result.clarifying_options) if result.clarifying_question else options,
+        # What the goods are comes first, and the chapters they might fall in are the options (the engine's own
+        # question splits lines deeper down, which the description cannot decide yet).
+        "clarifying_question": ("Needs more information: what exactly are the goods - what are they, what are they "
+                                "made of and what are they used for?"),
+        "clarifying_options": options,
         "suggestions": [s.model_copy(update={"confidence": min(s.confidence, CONFIDENCE_CAP)})
                         for s in result.suggestions],
     })
