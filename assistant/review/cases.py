@@ -161,10 +161,10 @@ def insert_case(
     s.add(case)
     s.add_all(suggestion_rows(case, p.classification))
     c = p.classification
-    audit.append(s, "case_created", case_id=case.id, actor=principal, data={
+    case.event_hash = audit.append(s, "case_created", case_id=case.id, actor=principal, data={
         "org": case.org, "reference": reference, "declared_code": p.declared_code, "batch_id": batch_id,
         "description_sha256": text_digest(case.description), "context": len(case.context),
-    })
+    }).hash
     audit.append(s, "suggestions_made", case_id=case.id, actor=principal, data=_suggestions_event(case, c))
     return case
 
@@ -264,9 +264,9 @@ def add_info(desk: Desk, principal: Principal, case_id: str, text: str) -> CaseV
         case.status, case.decision_id, case.updated_at = Status.PENDING_REVIEW.value, None, utcnow()
         s.add_all(suggestion_rows(case, p.classification))
         s.flush()
-        audit.append(s, "info_added", case_id=case.id, actor=principal, data={
+        case.event_hash = audit.append(s, "info_added", case_id=case.id, actor=principal, data={
             "round": case.round, "text_sha256": text_digest(text), "chars": len(text), "status_before": was,
-        })
+        }).hash
         audit.append(s, "suggestions_made", case_id=case.id, actor=principal,
                      data=_suggestions_event(case, p.classification))
         return view(s, case)

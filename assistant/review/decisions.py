@@ -108,10 +108,11 @@ def _outcome(desk: Desk, action: Action, code: str | None) -> tuple[Status, str 
 
 
 def _audit(s, principal: Principal, case: Case, d: Decision, before: str, old: Decision | None) -> None:
-    audit.append(s, "decision", case_id=case.id, actor=principal, data={
+    ev = audit.append(s, "decision", case_id=case.id, actor=principal, data={
         "decision_id": d.id, "action": d.action, "code": d.code, "reason": d.reason, "supersedes": d.supersedes,
         "status_before": before, "status": case.status, "final_code": case.final_code, "round": d.round,
     })
+    d.event_hash = case.event_hash = ev.hash
     if old is not None:
         audit.append(s, "decision_superseded", case_id=case.id, actor=principal, data={
             "decision_id": old.id, "action": old.action, "code": old.code, "superseded_by": d.id,

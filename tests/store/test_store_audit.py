@@ -1,4 +1,6 @@
-"""The hash-chained audit trail: `tariff audit verify/export`, tampering detection, the export API, concurrency."""
+"""The hash-chained audit trail: `tariff audit verify/export`, link checks, the export API, concurrency.
+
+Tampering by someone who can write the database but lacks the audit key: tests/store/test_store_tamper.py."""
 
 from __future__ import annotations
 
@@ -73,19 +75,6 @@ def test_verify_notices_a_removed_tail(api, cli_env, capsys):
     _tamper(api, f"DELETE FROM audit_events WHERE seq = {last}")
     assert main(["audit", "verify"]) == 1
     assert f"audit chain broken at event {last} (missing" in capsys.readouterr().out
-
-
-def test_verify_notices_a_rehashed_event(api, cli_env, capsys):
-    """Editing an event and recomputing its own hash still breaks the next link."""
-    _populate(api)
-    db = api.desk.db
-    ev = next(e for e in audit.export(db) if e["seq"] == 4)
-    ev["data"] = {"forged": True}
-    fields = {k: ev[k] for k in ("seq", "ts", "type", "case_id", "actor_key_id", "actor_name", "data")}
-    forged = audit.event_hash(ev["prev_hash"], fields)
-    _tamper(api, f"UPDATE audit_events SET data = '{audit.canonical(ev['data'])}', hash = '{forged}' WHERE seq = 4")
-    assert main(["audit", "verify"]) == 1
-    assert "audit chain broken at event 5 (prev_hash does not match event 4)" in capsys.readouterr().out
 
 
 def test_export_cli_and_api(api, cli_env, capsys, tmp_path: Path):
