@@ -18,7 +18,7 @@ from ..store.db import Database
 from . import errors
 from .deps import strict_query
 from .limits import BodySizeLimit, RateLimiter
-from .routers import audit, batches, classifications, codes, health, keys, review, search
+from .routers import audit, batches, classifications, codes, docs, health, keys, review, search
 from .security import SecurityHeaders
 
 if TYPE_CHECKING:
@@ -50,9 +50,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             worker.stop()
 
     app = FastAPI(title="Tariff Classification Assistant", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # /docs is served from package files (docs.py)
     app.state.settings, app.state.desk, app.state.worker = settings, desk, worker
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    # Batch items are classification work: counted per key in their own bucket, so polling a batch still works.
+    app.state.item_limiter = RateLimiter(settings.rate_limit_per_minute, unit="batch items")
 
     errors.install(app)
     # Added innermost first: SecurityHeaders wraps everything, so error responses carry the headers too.
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     for module in (health, classifications, review, batches, codes, search, audit, keys):
         app.include_router(module.router, dependencies=[Depends(strict_query)])
+    app.include_router(docs.router)
     _add_schemas(app, batches.SCHEMAS)
     return app
 
