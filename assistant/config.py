@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     session_secret: str | None = None
     audit_key: SecretStr | None = Field(default=None, description="signs audit events; default: home/audit.key (0600)")
+    org_concurrency: int | None = Field(default=None, ge=1, description="classifications one organisation may run "
+                                        "at once; default: every engine slot but one")
     separation_of_duties: bool = Field(default=True, description="an officer cannot decide a case they requested")
 
     @model_validator(mode="after")

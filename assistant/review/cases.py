@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +15,7 @@ from ..codes import normalize_code
 from ..config import Settings
 from ..engines import get_engine
 from ..engines import registry as engine_registry
-from ..errors import BackendUnavailable, ConflictError, NotFoundError
+from ..errors import BackendUnavailable, ConflictError, InputError, NotFoundError
 from ..models import Classification
 from ..store import audit
 from ..store.db import Database
@@ -28,6 +25,7 @@ from ..store.views import page, suggestion_rows, view
 from .idempotency import check_idempotency_key, find_idempotent, idempotent_resource, request_hash
 from .requests import ClassificationRequest, check_text, new_id, text_digest
 from .risk import declared_code_risks
+from .slots import OrgSlots, engine_slot
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -44,8 +42,11 @@ class Desk:
     settings: Settings
     _runtime: Runtime | None = field(default=None, repr=False)
 
+    slots: OrgSlots = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         engine_registry.check(self.settings.engine)  # a typo in TARIFF_ENGINE stops the start, naming the choices
+        self.slots = OrgSlots(self.settings.org_concurrency)
 
     def runtime(self) -> Runtime:
         if self._runtime is None:
@@ -63,9 +64,6 @@ def _passage_text(runtime: Runtime) -> Callable[[str], str | None]:
     return lookup
 
 
-_OFFLINE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-
-
 @dataclass
 class Prepared:
     """A classification ready to be stored as a case (computed outside any transaction)."""
@@ -76,22 +74,16 @@ class Prepared:
 
 
 def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
-            top: int) -> Prepared:
+            top: int, org: str | None) -> Prepared:
     """Classify and run the declared-code check: the slow part, done before taking the write lock."""
     description = check_text(description, "description", desk.settings)
     context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
     declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
     runtime = desk.runtime()
     engine = engine or desk.settings.engine
-    with _engine_slot(engine):
+    with desk.slots.slot(org), engine_slot(engine):
         c = get_engine(engine, runtime=runtime).classify(description, context=context, top=top)
     return Prepared(c, declared, _risks(runtime, declared, c))
-
-
-def _engine_slot(engine: str) -> AbstractContextManager:
-    # The offline engine is CPU-bound: more threads in it at once than cores only fight over the GIL, which
-    # lowers throughput and stretches every latency. (The LLM engine mostly waits on its server: not limited.)
-    return _OFFLINE_SLOTS if engine == "offline" else nullcontext()
 
 
 def _risks(runtime: Runtime, declared: str | None, c: Classification) -> list[str]:
@@ -107,12 +99,14 @@ def stream_case(desk: Desk, principal: Principal, description: str, *, declared_
     """
     principal.require("classify")
     description = check_text(description, "description", desk.settings)
+    if reference and "\x00" in reference:  # refused before the answer streams, as the API refuses it
+        raise InputError("the reference contains a NUL character")
     declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
     runtime = desk.runtime()
     engine = get_engine(desk.settings.engine, runtime=runtime)
     yield {"type": "status", "engine": engine.name}
     result = None
-    with _engine_slot(desk.settings.engine):
+    with desk.slots.slot(principal.org), engine_slot(desk.settings.engine):
         for event in engine.stream(description, context=[], top=top):
             if event.get("type") == "token":
                 yield event
@@ -187,7 +181,7 @@ def create_case(
     if key and (existing := find_idempotent(desk.db, principal, "classifications", key, digest)):
         return get_case(desk, principal, existing, record_open=False)
     p = prepare(desk, req.description, context=req.context, declared_code=req.declared_code, engine=req.engine,
-                top=req.top)
+                top=req.top, org=principal.org)
     with desk.db.write() as s:
         # Checked again under the write lock: a concurrent request with the same key may have just won.
         existing = idempotent_resource(s, principal, "classifications", key, digest) if key else None
@@ -253,7 +247,8 @@ def add_info(desk: Desk, principal: Principal, case_id: str, text: str) -> CaseV
         snapshot = (case.round, case.status)
         description, context = case.description, [*case.context, text]
         declared, engine, top = case.declared_code, case.engine, case.top
-    p = prepare(desk, description, context=context, declared_code=declared, engine=engine, top=top)
+    p = prepare(desk, description, context=context, declared_code=declared, engine=engine, top=top,
+                org=principal.org)
     with desk.db.write() as s:
         case = load(s, principal, case_id)
         if (case.round, case.status) != snapshot:

@@ -61,11 +61,14 @@ async def _read_request(request: Request, max_items: int) -> BatchRequest:
             form = await request.form(max_files=1, max_fields=10)
         except MultiPartException as exc:
             raise InputError(f"malformed multipart upload: {exc.message}") from None
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InputError("the multipart upload needs a 'file' field holding the CSV")
-        items = batches.parse_csv(await upload.read(), max_items=max_items)
-        extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+        try:  # closed here, not by the garbage collector: its spooled temporary file is an open file
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InputError("the multipart upload needs a 'file' field holding the CSV")
+            items = batches.parse_csv(await upload.read(), max_items=max_items)
+            extra = {k: form.get(k) for k in ("engine", "top") if isinstance(form.get(k), str) and form.get(k)}
+        finally:
+            await form.close()
         return _validated({"items": [i.model_dump() for i in items], **extra})
     if mime in ("text/csv", "application/csv"):
         items = batches.parse_csv(await request.body(), max_items=max_items)
@@ -86,9 +89,17 @@ async def create_batch(
 ) -> BatchView:
     """Each item becomes a case in pending_review. Poll GET /v1/batches/{id}, then download the results."""
     body = await _read_request(request, desk.settings.max_batch_items)
+    # Quotas count work, not requests: every item takes a token from the key's batch-item bucket.
+    request.app.state.item_limiter.check(principal.key_id, cost=len(body.items))
     return await run_in_threadpool(
         batches.create_batch, desk, principal, body, idempotency_key=idempotency_key, worker=worker
     )
+
+
+@router.delete("/{batch_id}", response_model=BatchView, responses=error_responses(403, 404, 409, 422),
+               summary="Cancel the items of a batch that have not run (they are marked cancelled)")
+def cancel_batch(batch_id: BatchId, desk: DeskDep, principal: Broker) -> BatchView:
+    return batches.cancel_batch(desk, principal, batch_id)
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=error_responses(403, 404, 422),
