@@ -124,3 +124,19 @@ def test_concurrent_writers_never_fork_the_chain(api):
     result = audit.verify(desk.db)
     assert result.ok, result.message()
     assert result.events == 5 + 12 * 4  # keys + (created, suggestions, opened, decision) per case
+
+
+def test_export_escapes_what_line_readers_split_on(api, cli_env, tmp_path: Path):
+    """U+2028, U+2029 and U+0085 in a reason stay inside one JSON Lines line (issue 17)."""
+    case = api.classify()
+    reason = "part one\u2028part two\u2029part three\u0085end\nnext"
+    assert api.decide(case["id"], action="reject", reason=reason).status_code == 201
+    out = tmp_path / "audit.jsonl"
+    assert main(["audit", "export", "--out", str(out)]) == 0
+    for text in (out.read_text(encoding="utf-8"), api.get("/v1/audit/export", "admin").text):
+        assert not any(ch in text for ch in "\u2028\u2029\u0085")
+        assert "\\u2028" in text and "\\u2029" in text and "\\u0085" in text
+        lines = text.splitlines()  # str.splitlines also splits on U+2028/2029/0085: one event per line still
+        events = [json.loads(line) for line in lines]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert next(e for e in events if e["type"] == "decision")["data"]["reason"] == reason
