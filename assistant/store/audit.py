@@ -159,39 +159,38 @@ class Verification:
         return f"audit chain OK: {self.events} events, head {(self.head or GENESIS)[:16]}{legacy}"
 
 
-def walk(db: Database, *, want: frozenset[int] = frozenset(), on_event: Any = None) -> tuple[Verification, dict[int, str]]:
+def walk(s: Session, key: bytes | None, *, want: frozenset[int] = frozenset(),
+         on_event: Any = None) -> tuple[Verification, dict[int, str]]:
     """Walk the chain from the first event, checking every link; (result, hashes of the events in `want`).
 
     `on_event(ev, data)` sees every event whose link checked out (store/audit_state.py rebuilds case states).
     """
-    key = db.audit_key
     expected_seq, prev, count, legacy, keyed_seen = 1, GENESIS, 0, 0, False
     seen: dict[int, str] = {}
-    with db.read() as s:
-        rows = s.execute(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500)).scalars()
-        try:  # closed explicitly: a PostgreSQL server-side cursor left open on an early return leaks
-            for ev in rows:
-                if ev.seq != expected_seq:
-                    return Verification(False, count, expected_seq, f"missing: the next stored event is {ev.seq}"), seen
-                if ev.prev_hash != prev:
-                    return Verification(False, count, ev.seq, f"prev_hash does not match event {ev.seq - 1}"), seen
-                try:
-                    data = json.loads(ev.data)
-                except ValueError:
-                    return Verification(False, count, ev.seq, "edited: data is not valid JSON"), seen
-                problem = _link_problem(ev, prev, _fields(ev, data), key, keyed_seen)
-                if problem:
-                    return Verification(False, count, ev.seq, problem), seen
-                keyed_seen = keyed_seen or bool(ev.keyed)
-                legacy += 0 if ev.keyed else 1
-                if on_event is not None:
-                    on_event(ev, data)
-                if ev.seq in want:
-                    seen[ev.seq] = ev.hash
-                prev, expected_seq, count = ev.hash, ev.seq + 1, count + 1
-        finally:
-            rows.close()
-        head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+    rows = s.execute(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500)).scalars()
+    try:  # closed explicitly: a PostgreSQL server-side cursor left open on an early return leaks
+        for ev in rows:
+            if ev.seq != expected_seq:
+                return Verification(False, count, expected_seq, f"missing: the next stored event is {ev.seq}"), seen
+            if ev.prev_hash != prev:
+                return Verification(False, count, ev.seq, f"prev_hash does not match event {ev.seq - 1}"), seen
+            try:
+                data = json.loads(ev.data)
+            except ValueError:
+                return Verification(False, count, ev.seq, "edited: data is not valid JSON"), seen
+            problem = _link_problem(ev, prev, _fields(ev, data), key, keyed_seen)
+            if problem:
+                return Verification(False, count, ev.seq, problem), seen
+            keyed_seen = keyed_seen or bool(ev.keyed)
+            legacy += 0 if ev.keyed else 1
+            if on_event is not None:
+                on_event(ev, data)
+            if ev.seq in want:
+                seen[ev.seq] = ev.hash
+            prev, expected_seq, count = ev.hash, ev.seq + 1, count + 1
+    finally:
+        rows.close()
+    head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
     if head is None:
         return Verification(False, count, count + 1, "the chain head record is missing"), seen
     if head.seq > count:
@@ -224,10 +223,11 @@ def verify(db: Database, *, checkpoints: list[Any] | None = None) -> Verificatio
 
     rebuild = audit_state.Rebuild()
     marks = list(checkpoints or [])
-    result, seen = walk(db, want=frozenset(c.seq for c in marks if c.seq), on_event=rebuild.feed)
-    problems = [*checkpoint.compare(marks, result, seen, db.audit_key)]
-    if result.broken_at is None:
-        problems[:0] = rebuild.compare(db)
+    with db.snapshot() as s:  # events and rows from one state: a case created meanwhile is in neither
+        result, seen = walk(s, db.audit_key, want=frozenset(c.seq for c in marks if c.seq), on_event=rebuild.feed)
+        problems = [*checkpoint.compare(marks, result, seen, db.audit_key)]
+        if result.broken_at is None:
+            problems[:0] = rebuild.compare(s)
     if problems:
         return replace(result, ok=False, problems=tuple(problems))
     return result

@@ -77,6 +77,14 @@ class Database:
             yield session  # closing the session ends its transaction; loaded objects stay readable
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session that sees one state of the whole database throughout (verifying rows against events)."""
+        with _unavailable_as_503(), self._reader() as session:
+            if not self.is_sqlite:  # SQLite's WAL already gives a read transaction one snapshot
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A serialised read-write transaction, committed when the block ends without an exception."""
         with _unavailable_as_503(), self._lock, self._writer() as session:
