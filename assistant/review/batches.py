@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..auth import Principal
@@ -167,17 +167,15 @@ def _load(s: Session, principal: Principal, batch_id: str) -> Batch:
 
 def cancel_pending(s: Session, b: Batch, *, actor: Principal | None, reason: str) -> int:
     """Mark the batch's pending items cancelled (items being classified now are dropped when stored)."""
-    items = list(s.execute(select(BatchItem).where(BatchItem.batch_id == b.id, BatchItem.status == "pending"))
-                 .scalars())
-    for item in items:
-        item.status, item.error = "cancelled", reason
-    b.cancelled = (b.cancelled or 0) + len(items)
+    n = s.execute(update(BatchItem).where(BatchItem.batch_id == b.id, BatchItem.status == "pending")
+                  .values(status="cancelled", error=reason).execution_options(synchronize_session=False)).rowcount
+    b.cancelled = (b.cancelled or 0) + n
     if b.status in ("queued", "running"):
         b.status, b.finished_at = "cancelled", utcnow()
     audit.append(s, "batch_cancelled", actor=actor, data={
-        "batch_id": b.id, "org": b.org, "items_cancelled": len(items), "reason": reason,
+        "batch_id": b.id, "org": b.org, "items_cancelled": n, "reason": reason,
     })
-    return len(items)
+    return n
 
 
 def cancel_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:
