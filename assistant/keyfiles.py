@@ -16,13 +16,18 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Make sure the file exists and is readable by its owner only (an existing 0644 file is tightened to 0600)."""
+    """Make sure the file exists and is readable by its owner only (an existing 0644 file is tightened to 0600).
+
+    An existing file is never opened here: closing a descriptor of an SQLite database releases every POSIX lock
+    this process holds on it (another connection's), which can corrupt it. chmod needs no descriptor.
+    """
     path = Path(path)
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
     return path
 
 

@@ -14,6 +14,7 @@ from .. import __version__
 from ..config import Settings, get_settings
 from ..review import Desk
 from ..review.batch_worker import BatchWorker
+from ..store.audit import check_key
 from ..store.db import Database
 from . import errors
 from .deps import strict_query
@@ -38,6 +39,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         settings = runtime.settings if runtime is not None else get_settings()
     db = Database.from_settings(settings)
     db.migrate()
+    try:
+        check_key(db)  # a server must not extend a trail signed with another key
+    except Exception:
+        db.dispose()
+        raise
     desk = Desk(db, settings, runtime)
     worker = BatchWorker(desk)
 

@@ -120,6 +120,26 @@ def append(
     return ev
 
 
+def check_key(db: Database) -> None:
+    """Refuse to start with a key that did not sign the newest event (say, a second server with its own audit.key)."""
+    if not db.audit_key:
+        return
+    with db.read() as s:
+        ev = s.execute(select(AuditEvent).where(AuditEvent.keyed.is_(True)).order_by(AuditEvent.seq.desc())
+                       .limit(1)).scalar_one_or_none()
+        if ev is None:
+            return
+        try:
+            expected = event_mac(db.audit_key, ev.prev_hash, _fields(ev, json.loads(ev.data)))
+        except ValueError:
+            expected = ""
+    if not hmac.compare_digest(expected, ev.hash):
+        raise AssistantError(
+            f"the audit key does not verify event {ev.seq}, the newest signed one: every server on one database needs "
+            "the same key (TARIFF_AUDIT_KEY, or the same TARIFF_HOME/audit.key); run `tariff audit verify` to check "
+            "the trail")
+
+
 def to_dict(ev: AuditEvent) -> dict[str, Any]:
     """The exported form of an event: every stored field, with `data` parsed."""
     try:

@@ -87,6 +87,7 @@ def test_first_start_builds_the_index_and_prints_an_admin_key(tmp_path):
     finally:
         stop(proc)
     log = proc.stdout.read()
+    proc.stdout.close()  # closed here: the next start rebinds `proc`, and the garbage collector would warn
     assert "secret cargo" not in log and "secret%20cargo" not in log  # query strings stay out of the access log
     assert key.group(2) not in log
     # a second start reuses the index and the keys: no new admin key
@@ -97,6 +98,7 @@ def test_first_start_builds_the_index_and_prints_an_admin_key(tmp_path):
         wait_ready(url)
     finally:
         stop(proc)
+        proc.stdout.close()
 
 
 def test_serve_sets_timeouts_for_slow_clients():

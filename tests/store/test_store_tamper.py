@@ -219,3 +219,14 @@ def test_an_upgraded_database_seals_its_unkeyed_events(tmp_path, monkeypatch):
     assert len(list(audit.export(db))) == 3  # sealed once, not on every start
     assert stat.S_IMODE(os.stat(db.url.database).st_mode) == 0o600
     db.dispose()
+
+
+def test_a_server_with_another_key_refuses_to_start(api, tmp_path):
+    """A second server on the same database with its own audit.key would fork the trail's key: it stops at once."""
+    from assistant.errors import AssistantError
+    from assistant.server import create_app
+
+    api.classify()
+    other = Settings(home=tmp_path / "other-home", database_url=api.desk.settings.sqlalchemy_url, _env_file=None)
+    with pytest.raises(AssistantError, match="every server on one database needs the same key"):
+        create_app(other, runtime=api.desk.runtime())
