@@ -122,6 +122,9 @@ def create_key(
         role = Role(role)
     except ValueError:
         raise InputError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if role == Role.BROKER and not (org or "").strip():
+        raise InputError("a broker key needs an organisation (--org / \"org\"): brokers see their organisation's "
+                         "cases, and keys without one would share them")
     name, org = _clean(name, "name"), _clean(org, "org", default=DEFAULT_ORG)
     key = generate_key()
     with db.write() as s:
@@ -163,8 +166,23 @@ def revoke_key(db: Database, key_id: str, *, actor: Principal | None = None) -> 
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             audit.append(s, "key_revoked", actor=actor, data={"key_id": row.id, "name": row.name, "role": row.role})
+            _end_key_work(s, row.id, actor)
         s.flush()
         return _info(row)
+
+
+def _end_key_work(s, key_id: str, actor: Principal | None) -> None:
+    """In the revocation's transaction: end the key's web sessions and cancel its batches' pending items."""
+    from .review.batches import cancel_for_key  # review builds on auth; imported where it is needed
+    from .store.web_sessions import end_sessions
+
+    end_sessions(s, key_id=key_id)
+    cancel_for_key(s, key_id, actor=actor)
+
+
+def shared_org_keys(keys: list[KeyInfo]) -> list[KeyInfo]:
+    """Active broker keys of the shared default organisation (from versions that did not require one)."""
+    return [k for k in keys if k.role == Role.BROKER and k.org == DEFAULT_ORG and k.revoked_at is None]
 
 
 def authenticate(db: Database, key: str | None) -> Principal:

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_DESCRIPTION_CHARS = 20_000  # the default limit on a description or chat message (TARIFF_MAX_DESCRIPTION_CHARS)
@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     learn_from_decisions: bool = Field(default=True, description="confirmed/overridden cases become precedents")
     cors_origins: list[str] = Field(default_factory=list)
     session_secret: str | None = None
+    audit_key: SecretStr | None = Field(default=None, description="signs audit events; default: home/audit.key (0600)")
+    org_concurrency: int | None = Field(default=None, ge=1, description="classifications one organisation may run "
+                                        "at once; default: every engine slot but one")
+    separation_of_duties: bool = Field(default=True, description="an officer cannot decide a case they requested")
 
     @model_validator(mode="after")
     def _fallback_openai_env(self) -> "Settings":

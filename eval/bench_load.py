@@ -163,7 +163,7 @@ def verify_stored(settings, cases: list[str], decisions: dict[str, str]) -> dict
     from assistant.store.db import Database
     from assistant.store.tables import Case, Decision
 
-    db = Database(settings.sqlalchemy_url)
+    db = Database.from_settings(settings)
     try:
         with db.read() as s:
             stored_cases = set(s.execute(select(Case.id)).scalars())

@@ -4,6 +4,7 @@ TARIFF_TEST_POSTGRES_URL is set, PostgreSQL (each test in its own schema); keys 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,11 @@ def make_api(runtime, database_url, tmp_path) -> Iterator[Any]:
     opened: list[tuple[TestClient, Any]] = []
 
     def make(**overrides: Any) -> Api:
-        settings = Settings(home=tmp_path / f"home{len(opened)}", database_url=database_url, **overrides)
+        home = tmp_path / f"home{len(opened)}"
+        if opened and "audit_key" not in overrides:  # apps on one database share its audit key, as servers must
+            home.mkdir(mode=0o700)
+            shutil.copy2(tmp_path / "home0" / "audit.key", home / "audit.key")
+        settings = Settings(home=home, database_url=database_url, **overrides)
         app = create_app(settings, runtime=runtime)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()

@@ -15,11 +15,12 @@ from ..config import Settings, get_settings
 from ..review import Desk
 from ..review.batch_worker import BatchWorker
 from ..review.webhooks import WebhookSender
+from ..store.audit import check_key
 from ..store.db import Database
 from . import errors
 from .deps import strict_query
 from .limits import BodySizeLimit, RateLimiter, RateLimitHeaders
-from .routers import audit, batches, classifications, codes, health, keys, review, search, webhooks
+from .routers import audit, batches, classifications, codes, docs, health, keys, review, search, webhooks
 from .security import SecurityHeaders
 
 if TYPE_CHECKING:
@@ -39,6 +40,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         settings = runtime.settings if runtime is not None else get_settings()
     db = Database.from_settings(settings)
     db.migrate()
+    try:
+        check_key(db)  # a server must not extend a trail signed with another key
+    except Exception:
+        db.dispose()
+        raise
     desk = Desk(db, settings, runtime)
     worker = BatchWorker(desk)
     sender = WebhookSender(db)
@@ -54,10 +60,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             worker.stop()
 
     app = FastAPI(title="Tariff Classification Assistant", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # /docs is served from package files (docs.py)
     app.state.settings, app.state.desk, app.state.worker = settings, desk, worker
     app.state.webhooks = sender
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    # Batch items are classification work: counted per key in their own bucket, so polling a batch still works.
+    app.state.item_limiter = RateLimiter(settings.rate_limit_per_minute, unit="batch items")
 
     errors.install(app)
     # Added innermost first: SecurityHeaders wraps everything, so error responses carry the headers too.
@@ -76,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     for module in (health, classifications, review, batches, codes, search, audit, keys, webhooks):
         app.include_router(module.router, dependencies=[Depends(strict_query)])
+    app.include_router(docs.router)
     _add_schemas(app, batches.SCHEMAS)
     return app
 

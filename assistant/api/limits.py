@@ -1,4 +1,5 @@
-"""Request limits: body size (413, as JSON) and a per-key rate limit (429 with Retry-After; RateLimit-* headers)."""
+"""Request limits: body size (413, as JSON) and per-key rate limits on requests and batch items (429 with
+Retry-After; RateLimit-* headers)."""
 
 from __future__ import annotations
 
@@ -104,27 +105,35 @@ class RateLimitHeaders:
 
 
 class RateLimiter:
-    """A token bucket per API key: `per_minute` requests a minute, bursts up to the same number."""
+    """A token bucket per API key: `per_minute` requests (or batch items) a minute, bursts up to the same number."""
 
-    def __init__(self, per_minute: int):
+    def __init__(self, per_minute: int, *, unit: str = "requests"):
+        self.unit = unit
         self.capacity = max(1, int(per_minute))
         self.rate = self.capacity / 60.0
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, key: str) -> Quota:
-        """Take one token for `key` and say what is left; RateLimited (with the seconds to wait) when it is empty."""
+    def check(self, key: str, *, cost: int = 1) -> Quota:
+        """Take `cost` tokens for `key` and say what is left; RateLimited (with the seconds to wait) when the bucket
+        holds too few.
+
+        A cost above the capacity is let through from a full bucket and leaves it in debt, so a large batch is
+        accepted once and the key's next requests wait until its items are paid for.
+        """
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (float(self.capacity), now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
+            need = min(float(cost), float(self.capacity))  # a full bucket pays any cost, and goes into debt
+            if tokens < need:
                 self._buckets[key] = (tokens, now)
-                wait = max(1, math.ceil((1.0 - tokens) / self.rate))
+                wait = max(1, math.ceil((need - tokens) / self.rate))
                 raise RateLimited(
-                    f"rate limit of {self.capacity} requests a minute exceeded; retry in {wait} s",
+                    f"rate limit of {self.capacity} {self.unit} a minute exceeded; retry in {wait} s",
                     detail={"retry_after": wait},
                 )
-            self._buckets[key] = (tokens - 1.0, now)
-            left = tokens - 1.0
-        return Quota(limit=self.capacity, remaining=int(left), reset=math.ceil((self.capacity - left) / self.rate))
+            self._buckets[key] = (tokens - cost, now)
+            left = tokens - cost
+        return Quota(limit=self.capacity, remaining=max(0, int(left)),
+                     reset=math.ceil((self.capacity - left) / self.rate))

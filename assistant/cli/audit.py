@@ -1,9 +1,10 @@
-"""`tariff audit`: verify the hash chain, export it as JSON Lines."""
+"""`tariff audit`: verify the keyed chain (and its checkpoints), write a signed checkpoint, export as JSON Lines."""
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,25 +15,63 @@ from . import app
 if TYPE_CHECKING:
     from ..store.db import Database
 
-audit_app = typer.Typer(help="The tamper-evident audit trail: verify, export.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail: verify, checkpoint, export.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
-def _db() -> Database:
+@contextmanager
+def _db() -> Iterator[Database]:
     from ..store.db import Database
 
-    return Database.open()
+    db = Database.open()
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 @audit_app.command("verify")
-def verify_cmd() -> None:
-    """Check every link of the chain; exit 1 naming the first edited or missing event."""
+def verify_cmd(
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="a checkpoint file written by `tariff audit checkpoint --to` (repeatable)")] = None,
+) -> None:
+    """Check every link, every case and decision row, and the checkpoints given; exit 1 naming what disagrees."""
+    from ..store import checkpoint as checkpoints
     from ..store.audit import verify
 
-    result = verify(_db())
+    marks = [cp for path in checkpoint or [] for cp in checkpoints.read(path)]
+    with _db() as db:
+        result = verify(db, checkpoints=marks)
     typer.echo(result.message())
+    if result.ok and marks:
+        typer.echo(f"{len(marks)} checkpoint(s) match, the newest at event {max(c.seq for c in marks)}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_cmd(
+    to: Annotated[Path | None, typer.Option(
+        "--to", help="append the signed head to this file (keep it outside the database's reach)")] = None,
+) -> None:
+    """Verify the chain, then write its signed head (seq, hash, time, HMAC) as one JSON line."""
+    import json
+
+    from ..store import checkpoint as checkpoints
+    from ..store.audit import verify
+
+    with _db() as db:
+        result = verify(db)
+        key = db.audit_key
+    if not result.ok:
+        typer.echo(f"not checkpointed: {result.message()}", err=True)
+        raise typer.Exit(1)
+    cp = checkpoints.sign(key, result.events, result.head or "0" * 64)
+    if to is None:
+        typer.echo(json.dumps(cp.record()))
+        return
+    checkpoints.append_to(to, cp)
+    typer.echo(f"checkpoint at event {cp.seq} appended to {to}", err=True)
 
 
 @audit_app.command("export")
@@ -41,15 +80,16 @@ def export_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of standard output")] = None,
 ) -> None:
     """Write the audit events as JSON Lines, in chain order."""
-    from ..store.audit import export, parse_since
+    from ..store.audit import export, export_line, parse_since
 
     bound = parse_since(since)
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     n = 0
     try:
-        for event in export(_db(), since=bound):
-            stream.write(json.dumps(event, ensure_ascii=False) + "\n")
-            n += 1
+        with _db() as db:
+            for event in export(db, since=bound):
+                stream.write(export_line(event))
+                n += 1
     finally:
         if out:
             stream.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
@@ -15,22 +17,28 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 app.add_typer(keys_app, name="keys")
 
 
-def _db() -> Database:
+@contextmanager
+def _db() -> Iterator[Database]:
     from ..store.db import Database
 
-    return Database.open()
+    db = Database.open()
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 @keys_app.command("create")
 def create_cmd(
     role: str = typer.Option(..., "--role", help="broker | officer | admin"),
     name: str = typer.Option(..., "--name", help="who holds the key (shown in the audit trail)"),
-    org: str = typer.Option(None, "--org", help="organisation (brokers see their organisation's cases only)"),
+    org: str = typer.Option(None, "--org", help="organisation; required for brokers (they see its cases only)"),
 ) -> None:
     """Create a key and print it once: it is stored only as a hash."""
     from ..auth import create_key
 
-    new = create_key(_db(), name=name, role=role, org=org)
+    with _db() as db:
+        new = create_key(db, name=name, role=role, org=org)
     typer.echo(f"Created {new.role.value} key {new.id} for {new.name!r} (org {new.org!r}).")
     typer.echo("Store it now; it cannot be shown again:")
     typer.echo(new.key)
@@ -39,9 +47,10 @@ def create_cmd(
 @keys_app.command("list")
 def list_cmd() -> None:
     """List keys (ids, roles, names, organisations; never the keys themselves)."""
-    from ..auth import list_keys
+    from ..auth import list_keys, shared_org_keys
 
-    keys = list_keys(_db())
+    with _db() as db:
+        keys = list_keys(db)
     if not keys:
         typer.echo("No keys yet: create one with `tariff keys create --role admin --name NAME`.")
         return
@@ -50,6 +59,11 @@ def list_cmd() -> None:
         status = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         typer.echo(f"{k.id:<14} {k.role.value:<8} {k.prefix:<9} {k.created_at:%Y-%m-%d %H:%M} {status:<18} "
                    f"{k.name} ({k.org})")
+    shared = shared_org_keys(keys)
+    if shared:
+        typer.secho(f"warning: {len(shared)} active broker key(s) share the 'default' organisation and see each "
+                    f"other's cases: {', '.join(k.id for k in shared)}. Revoke them and create keys with --org.",
+                    fg="yellow", err=True)
 
 
 @keys_app.command("revoke")
@@ -57,5 +71,6 @@ def revoke_cmd(key_id: str = typer.Argument(..., help="the key's id, from `tarif
     """Revoke a key; requests with it are refused from now on."""
     from ..auth import revoke_key
 
-    k = revoke_key(_db(), key_id)
+    with _db() as db:
+        k = revoke_key(db, key_id)
     typer.echo(f"Revoked {k.role.value} key {k.id} ({k.name}).")

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import app
 
+if TYPE_CHECKING:
+    import uvicorn
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Against slow or idle clients: an idle connection is closed after KEEP_ALIVE_SECONDS, a request head larger than
+# MAX_HEAD_BYTES is refused (h11 is chosen so that limit holds), past MAX_CONNECTIONS new requests get a 503.
+KEEP_ALIVE_SECONDS = 5
+MAX_HEAD_BYTES = 16 * 1024
+MAX_CONNECTIONS = 256
 
 
 class _NoQueryStrings(logging.Filter):
@@ -43,6 +51,15 @@ def welcome(url: str, first_key: str | None) -> str:
     return "\n".join(lines)
 
 
+def server_config(api: object, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for `tariff serve`, with the limits above."""
+    import uvicorn
+
+    return uvicorn.Config(api, host=host, port=port, log_level="info", http="h11",
+                          timeout_keep_alive=KEEP_ALIVE_SECONDS, h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+                          limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=10)
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
@@ -66,7 +83,7 @@ def serve_cmd(
     if host not in LOOPBACK:
         typer.secho(f"Listening on {host}: put a TLS-terminating proxy in front before exposing it.", fg="yellow")
     api = create_app(settings, runtime=runtime)
-    config = uvicorn.Config(api, host=host, port=port, log_level="info")
+    config = server_config(api, host=host, port=port)
     logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
     typer.echo(welcome(url, first.key if first else None))
     uvicorn.Server(config).run()

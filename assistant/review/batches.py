@@ -13,12 +13,12 @@ from collections import defaultdict
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..auth import Principal
 from ..codes import normalize_code
-from ..errors import InputError, NotFoundError, TooLarge
+from ..errors import ConflictError, InputError, NotFoundError, TooLarge
 from ..store import audit
 from ..store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
 from ..store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
@@ -112,10 +112,10 @@ def _check_items(desk: Desk, req: BatchRequest) -> list[tuple[BatchItemIn, str |
 
 
 def _view(b: Batch) -> BatchView:
-    finished = b.done + b.failed
+    finished = b.done + b.failed + (b.cancelled or 0)
     return BatchView(
         id=b.id, status=b.status, org=b.org, requester=Person(key_id=b.requester_key_id, name=b.requester_name),
-        engine=b.engine, total=b.total, done=b.done, failed=b.failed,
+        engine=b.engine, total=b.total, done=b.done, failed=b.failed, cancelled=b.cancelled or 0,
         progress=round(finished / b.total, 4) if b.total else 1.0,
         created_at=b.created_at, started_at=b.started_at, finished_at=b.finished_at,
     )
@@ -140,7 +140,7 @@ def create_batch(
             batch = Batch(
                 id=new_id(), org=principal.org, requester_key_id=principal.key_id, requester_name=principal.name,
                 requester_role=principal.role.value, status="queued", engine=req.engine, top=req.top,
-                total=len(checked), done=0, failed=0, created_at=utcnow(),
+                total=len(checked), done=0, failed=0, cancelled=0, created_at=utcnow(),
             )
             s.add(batch)
             s.flush()
@@ -171,6 +171,38 @@ def _load(s: Session, principal: Principal, batch_id: str) -> Batch:
     if b is None or (not principal.can("read_all_cases") and b.org != principal.org):
         raise NotFoundError(f"no batch {batch_id[:40]!r}")
     return b
+
+
+def cancel_pending(s: Session, b: Batch, *, actor: Principal | None, reason: str) -> int:
+    """Mark the batch's pending items cancelled (items being classified now are dropped when stored)."""
+    n = s.execute(update(BatchItem).where(BatchItem.batch_id == b.id, BatchItem.status == "pending")
+                  .values(status="cancelled", error=reason).execution_options(synchronize_session=False)).rowcount
+    b.cancelled = (b.cancelled or 0) + n
+    if b.status in ("queued", "running"):
+        b.status, b.finished_at = "cancelled", utcnow()
+    audit.append(s, "batch_cancelled", actor=actor, data={
+        "batch_id": b.id, "org": b.org, "items_cancelled": n, "reason": reason,
+    })
+    return n
+
+
+def cancel_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:
+    """Cancel what has not run yet (its organisation's brokers, or officers); 409 once the batch is done."""
+    principal.require("classify")
+    with desk.db.write() as s:
+        b = _load(s, principal, batch_id)
+        if b.status == "done":
+            raise ConflictError(f"batch {b.id} is done: nothing left to cancel")
+        if b.status != "cancelled":
+            cancel_pending(s, b, actor=principal, reason=f"cancelled by {principal.name}")
+        return _view(b)
+
+
+def cancel_for_key(s: Session, key_id: str, *, actor: Principal | None) -> int:
+    """Inside a key's revocation: cancel the pending items of every unfinished batch it submitted."""
+    batches = s.execute(select(Batch).where(Batch.requester_key_id == key_id,
+                                            Batch.status.in_(("queued", "running")))).scalars()
+    return sum(cancel_pending(s, b, actor=actor, reason="the submitting API key was revoked") for b in list(batches))
 
 
 def get_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:
@@ -219,10 +251,14 @@ def _routing(c: Case | None) -> str | None:
     return "priority_review" if c.risk_flag else "review"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> str:
     text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection), and some skip leading
+    # spaces first: " =1+1" is a formula to them too.
+    return "'" + text if text.lstrip(" \t\r\n\f\v\u00a0")[:1] in _FORMULA_START or text[:1] in _FORMULA_START else text
 
 
 def results_csv(results: BatchResults) -> str:

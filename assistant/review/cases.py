@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +18,7 @@ from ..engines import registry as engine_registry
 from ..engines.precedents import follow_decided_case
 from ..engines.vague import apply_vagueness
 from ..engines.version import engine_version
-from ..errors import BackendUnavailable, ConflictError, NotFoundError
+from ..errors import BackendUnavailable, ConflictError, InputError, NotFoundError
 from ..models import Classification
 from ..store import audit
 from ..store.db import Database
@@ -31,6 +28,7 @@ from ..store.views import page, suggestion_rows, view
 from .idempotency import check_idempotency_key, find_idempotent, idempotent_resource, request_hash
 from .requests import ClassificationRequest, check_text, new_id, text_digest
 from .risk import declared_code_risks
+from .slots import OrgSlots, engine_slot
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -47,8 +45,11 @@ class Desk:
     settings: Settings
     _runtime: Runtime | None = field(default=None, repr=False)
 
+    slots: OrgSlots = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         engine_registry.check(self.settings.engine)  # a typo in TARIFF_ENGINE stops the start, naming the choices
+        self.slots = OrgSlots(self.settings.org_concurrency)
 
     def runtime(self) -> Runtime:
         if self._runtime is None:
@@ -66,9 +67,6 @@ def _passage_text(runtime: Runtime) -> Callable[[str], str | None]:
     return lookup
 
 
-_OFFLINE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-
-
 @dataclass
 class Prepared:
     """A classification ready to be stored as a case (computed outside any transaction)."""
@@ -80,7 +78,7 @@ class Prepared:
 
 
 def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
-            top: int, attributes: dict | None = None, category: list[str] | None = None) -> Prepared:
+            top: int, org: str | None, attributes: dict | None = None, category: list[str] | None = None) -> Prepared:
     """Classify and run the declared-code check: the slow part, done before taking the write lock."""
     description = check_text(description, "description", desk.settings)
     context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
@@ -88,16 +86,10 @@ def prepare(desk: Desk, description: str, *, context: list[str], declared_code: 
     runtime = desk.runtime()
     engine = engine or desk.settings.engine
     chosen = get_engine(engine, runtime=runtime)
-    with _engine_slot(engine):
+    with desk.slots.slot(org), engine_slot(engine):
         c = classify(description, context=context, attributes=attributes, category=category, engine=engine, top=top,
                      runtime=runtime)
     return Prepared(c, declared, _risks(runtime, declared, c), engine_version(chosen, runtime))
-
-
-def _engine_slot(engine: str) -> AbstractContextManager:
-    # The offline engine is CPU-bound: more threads in it at once than cores only fight over the GIL, which
-    # lowers throughput and stretches every latency. (The LLM engine mostly waits on its server: not limited.)
-    return _OFFLINE_SLOTS if engine == "offline" else nullcontext()
 
 
 def _risks(runtime: Runtime, declared: str | None, c: Classification) -> list[str]:
@@ -113,12 +105,14 @@ def stream_case(desk: Desk, principal: Principal, description: str, *, declared_
     """
     principal.require("classify")
     description = check_text(description, "description", desk.settings)
+    if reference and "\x00" in reference:  # refused before the answer streams, as the API refuses it
+        raise InputError("the reference contains a NUL character")
     declared = normalize_code(declared_code) if declared_code and declared_code.strip() else None
     runtime = desk.runtime()
     engine = get_engine(desk.settings.engine, runtime=runtime)
     yield {"type": "status", "engine": engine.name}
     result = None
-    with _engine_slot(desk.settings.engine):
+    with desk.slots.slot(principal.org), engine_slot(desk.settings.engine):
         for event in engine.stream(description, context=[], top=top):
             if event.get("type") == "token":
                 yield event
@@ -172,10 +166,10 @@ def insert_case(
     s.add(case)
     s.add_all(suggestion_rows(case, p.classification))
     c = p.classification
-    audit.append(s, "case_created", case_id=case.id, actor=principal, data={
+    case.event_hash = audit.append(s, "case_created", case_id=case.id, actor=principal, data={
         "org": case.org, "reference": reference, "declared_code": p.declared_code, "batch_id": batch_id,
         "description_sha256": text_digest(case.description), "context": len(case.context),
-    })
+    }).hash
     audit.append(s, "suggestions_made", case_id=case.id, actor=principal, data=_suggestions_event(case, c))
     return case
 
@@ -199,7 +193,7 @@ def create_case(
     if key and (existing := find_idempotent(desk.db, principal, "classifications", key, digest)):
         return get_case(desk, principal, existing, record_open=False)
     p = prepare(desk, req.description, context=req.context, declared_code=req.declared_code, engine=req.engine,
-                top=req.top, attributes=req.attributes, category=req.category_path())
+                top=req.top, org=principal.org, attributes=req.attributes, category=req.category_path())
     with desk.db.write() as s:
         # Checked again under the write lock: a concurrent request with the same key may have just won.
         existing = idempotent_resource(s, principal, "classifications", key, digest) if key else None
@@ -256,7 +250,7 @@ def add_info(desk: Desk, principal: Principal, case_id: str, text: str) -> CaseV
         declared, engine, top = case.declared_code, case.engine, case.top
         attributes, category = case.attributes, case.category
     p = prepare(desk, description, context=context, declared_code=declared, engine=engine, top=top,
-                attributes=attributes, category=category)
+                org=principal.org, attributes=attributes, category=category)
     with desk.db.write() as s:
         case = load(s, principal, case_id)
         if (case.round, case.status) != snapshot:
@@ -267,9 +261,9 @@ def add_info(desk: Desk, principal: Principal, case_id: str, text: str) -> CaseV
         case.status, case.decision_id, case.updated_at = Status.PENDING_REVIEW.value, None, utcnow()
         s.add_all(suggestion_rows(case, p.classification))
         s.flush()
-        audit.append(s, "info_added", case_id=case.id, actor=principal, data={
+        case.event_hash = audit.append(s, "info_added", case_id=case.id, actor=principal, data={
             "round": case.round, "text_sha256": text_digest(text), "chars": len(text), "status_before": was,
-        })
+        }).hash
         audit.append(s, "suggestions_made", case_id=case.id, actor=principal,
                      data=_suggestions_event(case, p.classification))
         return view(s, case)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..auth import Principal
 from ..codes import format_code, normalize_code
-from ..errors import ConflictError, InputError, NotFoundError
+from ..errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from ..store import audit
 from ..store.records import Action, CaseView, Status
 from ..store.tables import Case, Decision, utcnow
@@ -47,6 +47,10 @@ def _same_officer(a: Principal, d: Decision) -> bool:
     return a.key_id == d.officer_key_id or a.name.strip().casefold() == d.officer_name.strip().casefold()
 
 
+def _requested_by(a: Principal, case: Case) -> bool:
+    return a.key_id == case.requester_key_id or a.name.strip().casefold() == case.requester_name.strip().casefold()
+
+
 def decide(desk: Desk, principal: Principal, case_id: str, req: DecisionRequest) -> CaseView:
     """Record an officer's decision and move the case on; decisions are never edited, only superseded."""
     principal.require("review")
@@ -55,6 +59,9 @@ def decide(desk: Desk, principal: Principal, case_id: str, req: DecisionRequest)
     code, reason = _validated(desk, req)  # outside the write lock: it may open the nomenclature
     with desk.db.write() as s:
         case = load(s, principal, case_id)
+        if desk.settings.separation_of_duties and _requested_by(principal, case):
+            raise PermissionDenied("separation of duties: an officer cannot decide a case they requested "
+                                   "(TARIFF_SEPARATION_OF_DUTIES)")
         status = Status(case.status)
         old: Decision | None = None
         if req.supersedes:
@@ -115,10 +122,11 @@ def _outcome(desk: Desk, action: Action, code: str | None) -> tuple[Status, str 
 
 
 def _audit(s, principal: Principal, case: Case, d: Decision, before: str, old: Decision | None) -> None:
-    audit.append(s, "decision", case_id=case.id, actor=principal, data={
+    ev = audit.append(s, "decision", case_id=case.id, actor=principal, data={
         "decision_id": d.id, "action": d.action, "code": d.code, "reason": d.reason, "supersedes": d.supersedes,
         "status_before": before, "status": case.status, "final_code": case.final_code, "round": d.round,
     })
+    d.event_hash = case.event_hash = ev.hash
     if old is not None:
         audit.append(s, "decision_superseded", case_id=case.id, actor=principal, data={
             "decision_id": old.id, "action": old.action, "code": old.code, "superseded_by": d.id,

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from ..codes import format_code, normalize_code
 from ..errors import InputError, NotFoundError
+from ..index.code_search import code_index, query_words
 from ..links import source_url
 from ..models import Passage, SourceKind, TariffLine
 from .cases import Desk
@@ -138,23 +139,17 @@ def code_view(desk: Desk, code: str) -> CodeView:
 
 
 def find_codes(desk: Desk, *, prefix: str | None = None, q: str | None = None, limit: int = MAX_MATCHES) -> CodeMatches:
-    """Lines whose code starts with `prefix` and whose text holds every word of `q` (autocomplete)."""
+    """Lines whose code starts with `prefix` and whose text holds every word of `q` (autocomplete, from an index)."""
     digits = re.sub(r"[.\s\-]", "", prefix or "")
     if digits and not digits.isdigit():
         raise InputError("prefix must contain only digits, dots and spaces")
-    words = [w for w in re.findall(r"\w+", (q or "").lower()) if w]
+    words = query_words(q)
     nomenclature = desk.runtime().nomenclature
-    items: list[CodeMatch] = []
-    for line in sorted(nomenclature.lines(), key=lambda ln: ln.code):
-        if digits and not line.code.startswith(digits):
-            continue
-        text = line.full_text()
-        if words and not all(w in text.lower() for w in words):
-            continue
-        items.append(CodeMatch(**_ref(line).model_dump(), full_text=text,
-                               declarable=nomenclature.is_valid_declaration(line.code)))
-        if len(items) >= limit:
-            break
+    items = [
+        CodeMatch(**_ref(line).model_dump(), full_text=line.full_text(),
+                  declarable=nomenclature.is_valid_declaration(line.code))
+        for line in code_index(nomenclature).find(digits=digits, words=words, limit=limit)
+    ]
     return CodeMatches(edition=nomenclature.edition, items=items)
 
 

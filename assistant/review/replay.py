@@ -23,7 +23,8 @@ from ..store import audit
 from ..store.redaction import REDACTED
 from ..store.tables import SuggestionRow, utcnow
 from ..store.views import current_suggestions
-from .cases import Desk, _engine_slot, load
+from .cases import Desk, load
+from .slots import engine_slot
 
 
 class Difference(BaseModel):
@@ -65,7 +66,7 @@ def replay_case(desk: Desk, principal: Principal, case_id: str) -> Replay:
     description, context, engine_name, top, attributes, category = inputs
     runtime = desk.runtime()
     engine = get_engine(engine_name, runtime=runtime)
-    with _engine_slot(engine_name):
+    with engine_slot(engine_name):
         result = classify(description, context=context, attributes=attributes, category=category, engine=engine_name,
                           top=top, runtime=runtime)
     current_meta = {"corpus_snapshot": result.corpus_snapshot, "edition": result.edition,

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..errors import BackendUnavailable
-from .migrations import apply
+from ..keyfiles import private_dir, private_file, read_or_create_secret
+from .migrations import KEYED_AUDIT, apply, current_version
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,16 @@ class Database:
     on PostgreSQL a transaction-scoped advisory lock. The chain can therefore never fork.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, audit_key: bytes | None = None):
         self.url = make_url(url)
+        self.audit_key = audit_key  # signs audit events; None only for a database that is read or migrated
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._lock = threading.RLock()
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                # Created 0600 before SQLite opens it: its -wal and -shm files take the same mode.
+                private_dir(Path(self.url.database).parent)
+                private_file(Path(self.url.database))
             self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                         hide_parameters=True)
             _sqlite_events(self.engine)
@@ -51,7 +55,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.sqlalchemy_url)
+        return cls(settings.sqlalchemy_url, audit_key=audit_key(settings))
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Database:
@@ -73,9 +77,18 @@ class Database:
             yield session  # closing the session ends its transaction; loaded objects stay readable
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session that sees one state of the whole database throughout (verifying rows against events)."""
+        with _unavailable_as_503(), self._reader() as session:
+            if not self.is_sqlite:  # SQLite's WAL already gives a read transaction one snapshot
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A serialised read-write transaction, committed when the block ends without an exception."""
         with _unavailable_as_503(), self._lock, self._writer() as session:
+            session.info["audit_key"] = self.audit_key
             try:
                 if not self.is_sqlite:
                     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
@@ -87,8 +100,15 @@ class Database:
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""
+        from .audit import seal_legacy
+
         with self.write() as session:  # the write lock keeps two starting processes from migrating at once
-            return apply(session)
+            before = current_version(session)
+            version = apply(session)
+            # Only the upgrade itself seals older unkeyed events: a chain rewritten unkeyed later is never sealed.
+            if 0 < before < KEYED_AUDIT <= version:
+                seal_legacy(session)
+            return version
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
@@ -102,6 +122,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def audit_key(settings: Settings) -> bytes:
+    """The key that signs audit events: TARIFF_AUDIT_KEY, else TARIFF_HOME/audit.key (created once, mode 0600).
+
+    Keep it (and a copy) away from the database's backups: whoever holds both can rewrite the trail.
+    """
+    if settings.audit_key:
+        return settings.audit_key.get_secret_value().encode("utf-8")
+    return read_or_create_secret(Path(settings.home) / "audit.key").encode("utf-8")
 
 
 def _sqlite_events(engine: Engine) -> None:

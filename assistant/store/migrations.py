@@ -213,12 +213,31 @@ def _v5_webhooks(op: Operations) -> None:
     )
 
 
+def _v6_keyed_audit(op: Operations) -> None:
+    # Existing events keep their sha256 links (keyed false); Database.migrate() seals them with an `audit_keyed`
+    # event once the audit key is at hand.
+    op.add_column("audit_events", sa.Column("keyed", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column("cases", sa.Column("event_hash", sa.String(64)))
+    op.add_column("decisions", sa.Column("event_hash", sa.String(64)))
+    op.add_column("batches", sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"))
+    op.create_table(
+        "web_sessions",
+        sa.Column("id_hash", sa.String(64), primary_key=True),
+        sa.Column("key_id", sa.String(32), nullable=False),
+        _ts("created_at"),
+        _ts("expires_at"),
+        _ts("ended_at", True),
+    )
+    op.create_index("ix_web_sessions_key_id", "web_sessions", ["key_id"])
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "initial schema", _v1_initial),
     (2, "listing attributes and category; abstention", _v2_listing_and_abstention),
     (3, "cases.engine_version", _v3_engine_version),
     (4, "the officer a case is assigned to", _v4_case_assignee),
     (5, "decision webhooks and their deliveries", _v5_webhooks),
+    (6, "keyed audit, row event hashes, batch cancellation, web sessions", _v6_keyed_audit),
 ]
 
 _version_table = sa.Table(
@@ -228,6 +247,17 @@ _version_table = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+KEYED_AUDIT = 6  # the version from which audit events are keyed
+
+
+def current_version(session: Session) -> int:
+    """The recorded schema version (0 for an empty database)."""
+    conn = session.connection()
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(sa.select(sa.func.max(_version_table.c.version))).scalar() or 0
 
 
 def apply(session: Session) -> int:

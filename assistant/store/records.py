@@ -153,13 +153,14 @@ class BatchView(BaseModel):
     """A batch job and its progress."""
 
     id: str
-    status: str = Field(description="queued | running | done")
+    status: str = Field(description="queued | running | done | cancelled")
     org: str
     requester: Person
     engine: str | None = None
     total: int
     done: int = Field(description="items classified (a case was created)")
     failed: int = Field(description="items that could not be classified (see their error)")
+    cancelled: int = Field(default=0, description="items cancelled before they ran (DELETE, or the key revoked)")
     progress: float = Field(ge=0.0, le=1.0)
     created_at: datetime
     started_at: datetime | None = None
@@ -173,7 +174,7 @@ class BatchResult(BaseModel):
     reference: str | None = None
     description: str
     declared_code: str | None = None
-    status: str = Field(description="pending | done | error")
+    status: str = Field(description="pending | done | error | cancelled")
     error: str | None = None
     case_id: str | None = None
     case_status: Status | None = None

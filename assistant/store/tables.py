@@ -96,6 +96,7 @@ class Case(Base):
     round: Mapped[int] = mapped_column(Integer, default=1)
     top: Mapped[int] = mapped_column(Integer, default=5)
     decision_id: Mapped[str | None] = mapped_column(String(32))  # the decision that set the current status
+    event_hash: Mapped[str | None] = mapped_column(String(64))  # the audit event that set status and final code
     batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -137,10 +138,11 @@ class Decision(Base):
     supersedes: Mapped[str | None] = mapped_column(ForeignKey("decisions.id"), unique=True)
     round: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    event_hash: Mapped[str | None] = mapped_column(String(64))  # its `decision` audit event
 
 
 class AuditEvent(Base):
-    """One link of the audit chain: hash = sha256(prev_hash + canonical JSON of the other fields)."""
+    """One link of the audit chain: hash = HMAC-SHA256(audit key, prev_hash + canonical JSON of the other fields)."""
 
     __tablename__ = "audit_events"
 
@@ -153,6 +155,7 @@ class AuditEvent(Base):
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    keyed: Mapped[bool] = mapped_column(Boolean, default=True)  # false: a legacy sha256 link (older versions)
 
 
 class AuditHead(Base):
@@ -173,12 +176,13 @@ class Batch(Base):
     requester_key_id: Mapped[str] = mapped_column(String(32))
     requester_name: Mapped[str] = mapped_column(String(200))
     requester_role: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))  # queued | running | done
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | cancelled
     engine: Mapped[str | None] = mapped_column(String(32))
     top: Mapped[int] = mapped_column(Integer, default=5)
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -196,7 +200,7 @@ class BatchItem(Base):
     declared_code: Mapped[str | None] = mapped_column(String(16))
     attributes: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     category: Mapped[list[Any] | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | error
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | error | cancelled
     case_id: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -245,3 +249,15 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSessionRow(Base):
+    """A signed-in web session; the cookie holds its random id, the table holds only the id's SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

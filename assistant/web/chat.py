@@ -17,7 +17,7 @@ from ..codes import normalize_code
 from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import AssistantError, ConflictError
 from ..review import lookup
-from ..review.requests import check_text
+from ..review.requests import NO_NUL, Reference, check_text, text
 from ..store.records import Status
 from .present import case_payload
 from .routes import csrf_ok, viewer
@@ -32,10 +32,10 @@ class ChatMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    message: text(min_length=1, max_length=MAX_DESCRIPTION_CHARS, pattern=NO_NUL)
     case_id: str | None = Field(default=None, max_length=64)
-    declared_code: str | None = Field(default=None, max_length=40)
-    reference: str | None = Field(default=None, max_length=200)
+    declared_code: text(max_length=40, pattern=NO_NUL) | None = None
+    reference: Reference | None = None
 
 
 def sse(kind: str, data: dict[str, Any]) -> bytes:

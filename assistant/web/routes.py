@@ -14,8 +14,9 @@ from ..auth import Principal
 from ..errors import AssistantError, AuthError
 from ..store import audit
 from ..store.records import Action, Status
+from ..store.web_sessions import end_session, start_session
 from .present import audit_summary, case_payload
-from .session import check_csrf, clear_session, new_session, read_session, signed_in, write_session
+from .session import MAX_AGE, check_csrf, clear_session, new_session, read_session, signed_in, write_session
 from .templating import PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -70,12 +71,16 @@ def signin(
     except AuthError as exc:
         return render(request, "signin.html", status_code=401, next=_safe_next(next), error=exc.message, title="Sign in")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    write_session(request, response, new_session(principal.key_id))  # a fresh CSRF token with the new session
+    sid = start_session(_desk(request).db, key_id=principal.key_id, max_age=MAX_AGE)
+    write_session(request, response, new_session(principal.key_id, sid))  # a fresh CSRF token with the new session
     return response
 
 
 @router.post("/signout", dependencies=[Depends(csrf_ok)])
 def signout(request: Request) -> Response:
+    session = read_session(request)
+    if session is not None:
+        end_session(_desk(request).db, session.sid)  # any copy of the cookie stops working now
     response = RedirectResponse("/signin", status_code=303)
     clear_session(response)
     return response

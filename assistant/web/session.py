@@ -1,9 +1,8 @@
-"""Web sign-in: the API key's id in a signed HttpOnly SameSite=Strict cookie, and a CSRF token per session."""
+"""Web sign-in: a signed HttpOnly SameSite=Strict cookie naming a server-side session record, and a CSRF token."""
 
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..auth import Principal, principal_for
 from ..config import Settings
 from ..errors import AuthError, PermissionDenied
+from ..keyfiles import read_or_create_secret
+from ..store.web_sessions import is_active
 
 COOKIE = "tariff_session"
 MAX_AGE = 8 * 3600  # a signed-in session lasts one working day
@@ -25,14 +26,15 @@ CSRF_HEADER = "X-CSRF-Token"
 
 @dataclass(frozen=True)
 class WebSession:
-    """What the cookie carries: the CSRF token, and the key id once signed in (never the key itself)."""
+    """What the cookie carries: the CSRF token, and once signed in the key id and the session record's id."""
 
     csrf: str
     key_id: str | None = None
+    sid: str | None = None
 
 
-def new_session(key_id: str | None = None) -> WebSession:
-    return WebSession(csrf=secrets.token_urlsafe(32), key_id=key_id)
+def new_session(key_id: str | None = None, sid: str | None = None) -> WebSession:
+    return WebSession(csrf=secrets.token_urlsafe(32), key_id=key_id, sid=sid)
 
 
 def session_secret(settings: Settings) -> str:
@@ -40,16 +42,7 @@ def session_secret(settings: Settings) -> str:
     if settings.session_secret:
         return settings.session_secret
     path = Path(settings.home) / "session.secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker process wrote it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return read_or_create_secret(path, nbytes=48)
 
 
 class SessionCodec:
@@ -59,7 +52,7 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(secret, salt="tariff-web-session")
 
     def dumps(self, session: WebSession) -> str:
-        return self._serializer.dumps({"c": session.csrf, "k": session.key_id})
+        return self._serializer.dumps({"c": session.csrf, "k": session.key_id, "s": session.sid})
 
     def loads(self, value: str | None) -> WebSession | None:
         if not value:
@@ -70,8 +63,9 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        key_id = data.get("k")
-        return WebSession(csrf=data["c"], key_id=key_id if isinstance(key_id, str) else None)
+        key_id, sid = data.get("k"), data.get("s")
+        return WebSession(csrf=data["c"], key_id=key_id if isinstance(key_id, str) else None,
+                          sid=sid if isinstance(sid, str) else None)
 
 
 def codec(request: Request) -> SessionCodec:
@@ -98,7 +92,10 @@ def signed_in(request: Request) -> tuple[WebSession, Principal]:
     session = read_session(request)
     if session is None or session.key_id is None:
         raise AuthError("sign in with your API key")
-    principal = principal_for(request.app.state.desk.db, session.key_id)
+    db = request.app.state.desk.db
+    if not is_active(db, session.sid, key_id=session.key_id):  # signed out, expired, or the key was revoked
+        raise AuthError("your session has ended: sign in again")
+    principal = principal_for(db, session.key_id)
     request.app.state.limiter.check(principal.key_id)
     request.state.principal = principal
     return session, principal

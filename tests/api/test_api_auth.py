@@ -113,3 +113,76 @@ def test_cli_keys_create_list_revoke(tmp_path, capsys, monkeypatch):
         assert key.encode() not in (tmp_path / "tariff.db").read_bytes()
     finally:
         get_settings.cache_clear()
+
+
+def test_broker_keys_need_an_organisation(api, tmp_path, capsys, monkeypatch):
+    """Keys without `org` shared one `default` organisation: two companies saw each other's cases (issue 17)."""
+    from assistant.auth import DEFAULT_ORG, create_key
+    from assistant.config import get_settings
+
+    r = api.post("/v1/keys", "admin", json={"name": "No Org", "role": "broker"})
+    assert r.status_code == 422 and "needs an organisation" in r.json()["detail"]
+    assert api.post("/v1/keys", "admin", json={"name": "Blank", "role": "broker", "org": " "}).status_code == 422
+    assert api.post("/v1/keys", "admin", json={"name": "Olga 2", "role": "officer"}).status_code == 201
+    monkeypatch.setenv("TARIFF_HOME", str(tmp_path))
+    monkeypatch.delenv("TARIFF_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["keys", "create", "--role", "broker", "--name", "Bea"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: a broker key needs an organisation")
+        assert main(["keys", "create", "--role", "broker", "--name", "Bea\x00", "--org", "acme"]) == 2  # NUL
+        assert "printable" in capsys.readouterr().err
+        # A key from an older version, stored without an organisation of its own, is listed with a warning.
+        from assistant.store.db import Database
+
+        db = Database.open()
+        old = create_key(db, name="Legacy Broker", role="broker", org="acme")
+        with db.write() as s:
+            from assistant.store.tables import ApiKey
+
+            s.get(ApiKey, old.id).org = DEFAULT_ORG
+        db.dispose()
+        assert main(["keys", "list"]) == 0
+        captured = capsys.readouterr()
+        assert "Legacy Broker (default)" in captured.out
+        assert f"warning: 1 active broker key(s) share the 'default' organisation and see each other's cases: {old.id}" \
+            in captured.err
+    finally:
+        get_settings.cache_clear()
+
+
+def test_files_under_tariff_home_are_private(api):
+    """The database, the audit key and the session secret: 0600 in a 0700 home (tariff.db was 0644)."""
+    import stat
+    from pathlib import Path
+
+    home = Path(api.desk.settings.home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert api.client.get("/signin").status_code == 200  # the web UI made its session secret
+    for name in ("audit.key", "session.secret"):
+        assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+    if api.desk.db.is_sqlite:
+        database = Path(api.desk.db.url.database)
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+        extras = list(database.parent.glob(database.name + "-*"))
+        assert extras  # the write-ahead log and its index, which take the database's mode
+        for extra in extras:
+            assert stat.S_IMODE(extra.stat().st_mode) == 0o600, extra.name
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path):
+    import os
+    import stat
+
+    from assistant.config import Settings
+    from assistant.store.db import Database
+
+    home = tmp_path / "old-home"
+    home.mkdir()
+    (home / "tariff.db").touch()
+    os.chmod(home / "tariff.db", 0o644)
+    db = Database.open(Settings(home=home, _env_file=None))
+    db.dispose()
+    assert stat.S_IMODE((home / "tariff.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "audit.key").stat().st_mode) == 0o600

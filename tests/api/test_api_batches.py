@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 
 from api_support import SCREWS, T_SHIRT
@@ -184,3 +185,101 @@ def test_a_batch_item_gets_the_answer_its_description_gets_alone(api):
             == [(s["code"], s["confidence"], [c["source_id"] for c in s["citations"]]) for s in single["suggestions"]]
         assert item["corpus_snapshot"] == single["corpus_snapshot"]
         assert item["engine_version"] == single["engine_version"]
+
+
+def _hold_worker(api, monkeypatch):
+    """Stop the background worker and keep new batches from waking it: the test runs its turns itself."""
+    worker = api.app.state.worker
+    worker.stop()
+    monkeypatch.setattr(worker, "submit", lambda batch_id: None)
+    return worker
+
+
+def test_batches_of_organisations_are_served_round_robin(api, monkeypatch):
+    """Two big batches of one organisation do not hold back another's 1-item batch (issue 17)."""
+    worker = _hold_worker(api, monkeypatch)
+    big = [api.post("/v1/batches", "broker_a", json={"items": [{"description": d} for d in GOODS * 3]}).json()["id"]
+           for _ in range(2)]
+    small = api.post("/v1/batches", "broker_b", json={"items": [{"description": SCREWS}]}).json()["id"]
+    served = []
+    for _ in range(2):
+        served.append(worker.next_org())
+        assert worker.turn()
+    assert served == ["acme", "globex"]
+    assert api.get(f"/v1/batches/{small}", "broker_b").json()["status"] == "done"
+    first = api.get(f"/v1/batches/{big[0]}", "broker_a").json()
+    assert first["status"] == "running" and first["done"] == 4
+    assert api.get(f"/v1/batches/{big[1]}", "broker_a").json()["status"] == "queued"
+    worker.process(big[0])  # the rest, in the calling thread
+    assert [api.get(f"/v1/batches/{b}", "broker_a").json()["done"] for b in big] == [15, 15]
+
+
+def test_delete_cancels_what_has_not_run(api, monkeypatch):
+    worker = _hold_worker(api, monkeypatch)
+    batch_id = api.post("/v1/batches", "broker_a", json={"items": [{"description": d} for d in GOODS * 2]}).json()["id"]
+    assert worker.turn()  # 4 items classified
+    assert api.delete(f"/v1/batches/{batch_id}", "broker_b").status_code == 404  # another organisation's
+    r = api.delete(f"/v1/batches/{batch_id}", "broker_a")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled" and r.json()["cancelled"] == 6 and r.json()["done"] == 4
+    assert r.json()["progress"] == 1.0
+    assert api.delete(f"/v1/batches/{batch_id}", "broker_a").json()["cancelled"] == 6  # idempotent
+    assert not worker.turn()  # nothing left to run
+    items = api.get(f"/v1/batches/{batch_id}/results", "broker_a").json()["items"]
+    assert [i["status"] for i in items] == ["done"] * 4 + ["cancelled"] * 6
+    assert api.get(f"/v1/classifications?batch_id={batch_id}", "broker_a").json()["total"] == 4
+    events = [json.loads(line) for line in api.get("/v1/audit/export", "admin").text.splitlines()]
+    cancel = [e for e in events if e["type"] == "batch_cancelled"]
+    assert len(cancel) == 1 and cancel[0]["data"]["items_cancelled"] == 6
+    done = api.post("/v1/batches", "broker_a", json={"items": [{"description": SCREWS}]}).json()["id"]
+    worker.process(done)
+    r = api.delete(f"/v1/batches/{done}", "broker_a")
+    assert r.status_code == 409 and r.json()["error"] == "conflict"
+    assert api.delete("/v1/batches/nope", "broker_a").status_code == 404
+
+
+def test_revoking_a_key_cancels_its_pending_items(api, monkeypatch):
+    worker = _hold_worker(api, monkeypatch)
+    batch_id = api.post("/v1/batches", "broker_a", json={"items": [{"description": d} for d in GOODS]}).json()["id"]
+    other = api.post("/v1/batches", "broker_b", json={"items": [{"description": SCREWS}]}).json()["id"]
+    assert api.delete(f"/v1/keys/{api.ids['broker_a']}", "admin").status_code == 200
+    batch = api.get(f"/v1/batches/{batch_id}", "officer").json()
+    assert batch["status"] == "cancelled" and batch["cancelled"] == len(GOODS)
+    worker.process(other)
+    assert api.get(f"/v1/classifications?batch_id={batch_id}", "officer").json()["total"] == 0
+    assert api.get(f"/v1/batches/{other}", "broker_b").json()["done"] == 1
+
+
+def test_a_batch_counts_its_items_against_the_rate_limit(make_api, monkeypatch):
+    api = make_api(rate_limit_per_minute=30)
+    _hold_worker(api, monkeypatch)
+    assert api.post("/v1/batches", "broker_a", json={"items": [{"description": SCREWS}] * 25}).status_code == 202
+    r = api.post("/v1/batches", "broker_a", json={"items": [{"description": SCREWS}] * 10})
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    assert "rate limit of 30 batch items a minute exceeded" in r.json()["detail"]
+    assert api.get("/v1/codes/6109", "broker_a").status_code == 200  # reading and polling stay possible
+    # Larger than the whole quota: accepted from a full bucket, then the key's next batch waits until it is paid for.
+    assert api.post("/v1/batches", "officer", json={"items": [{"description": SCREWS}] * 40}).status_code == 202
+    r = api.post("/v1/batches", "officer", json={"items": [{"description": SCREWS}]})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 20
+    assert api.post("/v1/batches", "broker_b", json={"items": [{"description": SCREWS}] * 30}).status_code == 202
+
+
+def test_formula_guard_looks_past_leading_whitespace(api):
+    refs = [" =1+1", "\u00a0+cmd", "  @SUM(A1)", "-2", "plain", " spaced ok"]
+    r = api.post("/v1/batches", "broker_a",
+                 json={"items": [{"description": SCREWS, "reference": ref} for ref in refs]})
+    assert r.status_code == 202, r.text
+    wait_done(api, r.json()["id"])
+    out = api.get(f"/v1/batches/{r.json()['id']}/results?format=csv", "broker_a").text
+    got = [row["reference"] for row in csv.DictReader(io.StringIO(out))]
+    assert got == ["' =1+1", "'\u00a0+cmd", "'  @SUM(A1)", "'-2", "plain", " spaced ok"]
+
+
+def test_nul_is_refused_in_every_batch_field(api):
+    for item in ({"description": "shirt\x00"}, {"description": SCREWS, "reference": "R\x001"},
+                 {"description": SCREWS, "declared_code": "6109\x00"}):
+        r = api.post("/v1/batches", "broker_a", json={"items": [item]})
+        assert r.status_code == 422 and r.json()["error"] == "invalid_input", (item, r.text)
+    r = api.post("/v1/batches", "broker_a", content=b"description\nshirt\x00\n", headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]

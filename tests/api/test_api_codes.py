@@ -130,3 +130,49 @@ def test_passage_view_of_a_ruling_and_a_tariff_line(shared_data):
     shown = passage_view(hts.to_passages([line])[0])
     assert shown.general_rate == line.general_rate and shown.general_rate
     assert shown.ruling_number is None and shown.codes == ["6109100012"]
+
+
+def test_code_search_answers_from_its_index_like_a_full_scan(api):
+    """The index gives what the old per-request scan gave: lines in code order holding every word (as substrings)."""
+    import re
+
+    from assistant.index.code_search import code_index
+
+    nomenclature = api.desk.runtime().nomenclature
+    index = code_index(nomenclature)
+    assert code_index(nomenclature) is index  # built once per nomenclature
+    lines = sorted(nomenclature.lines(), key=lambda ln: ln.code)
+    for digits, q in (("", "cotton knit"), ("61", "cotton"), ("", "horse"), ("84", "machin"), ("", "t-shirts"),
+                      ("9", "zzzz"), ("0101", "")):
+        words = re.findall(r"\w+", q.lower())
+        scan = [ln.code for ln in lines
+                if ln.code.startswith(digits) and all(w in ln.full_text().lower() for w in words)][:20]
+        assert [ln.code for ln in index.find(digits=digits, words=words, limit=20)] == scan, (digits, q)
+
+
+def test_code_search_caps_query_length_and_words(api):
+    r = api.get("/v1/codes?q=" + "+".join(["cotton"] * 9), "broker_a")
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input" and "at most 8" in r.json()["detail"]
+    r = api.get("/v1/codes?q=" + "a" * 201, "broker_a")
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input"
+    assert api.get("/v1/codes?q=" + "+".join(["cotton"] * 8), "broker_a").status_code == 200
+
+
+def test_docs_page_needs_no_cdn(api):
+    """Swagger UI comes from package files; the page's CSP allows this origin only (issue 17)."""
+    import re
+
+    r = api.client.get("/docs")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    assert "http" not in csp and "script-src 'self';" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    assert not re.search(r"(src|href)=\"(https?:)?//", r.text) and "<script>" not in r.text
+    for src in re.findall(r"(?:src|href)=\"(/docs/static/[^\"]+)\"", r.text):
+        asset = api.client.get(src)
+        assert asset.status_code == 200 and len(asset.content) > 100, src
+        assert "cdn.jsdelivr" not in asset.text
+    assert api.client.get("/docs/static/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
+    missing = api.client.get("/docs/static/../../config.py")
+    assert missing.status_code == 404
+    assert api.client.get("/docs/static/nothing.js").json()["error"] == "not_found"
+    assert api.client.get("/redoc", follow_redirects=False).headers["location"] == "/docs"

@@ -100,3 +100,16 @@ def test_first_start_builds_the_index_and_prints_an_admin_key(tmp_path):
     finally:
         stop(proc)
         proc.stdout.close()
+
+
+def test_serve_sets_timeouts_for_slow_clients():
+    """Idle connections close, oversized request heads are refused, and connections are capped (issue 17)."""
+    import uvicorn
+
+    from assistant.cli import serve
+
+    config = serve.server_config(object(), host="127.0.0.1", port=8000)
+    assert isinstance(config, uvicorn.Config)
+    assert config.timeout_keep_alive == serve.KEEP_ALIVE_SECONDS <= 10
+    assert config.http == "h11" and config.h11_max_incomplete_event_size == serve.MAX_HEAD_BYTES <= 64 * 1024
+    assert config.limit_concurrency == serve.MAX_CONNECTIONS

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -215,18 +216,19 @@ def start_server(clone_home, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     from assistant.store.db import Database
 
     servers: list[Server] = []
+    audit_key = secrets.token_urlsafe(32)  # servers sharing one database sign its audit trail with one key
 
     def start(database_url: str | None = None, *, home: Path | None = None, **env: str) -> Server:
         home = home or clone_home(tmp_path / f"server{len(servers)}")
         home.mkdir(parents=True, exist_ok=True)
         variables = {k: v for k, v in os.environ.items() if not k.startswith("TARIFF_")}
-        variables.update(TARIFF_HOME=str(home), PYTHONUNBUFFERED="1",
+        variables.update(TARIFF_HOME=str(home), PYTHONUNBUFFERED="1", TARIFF_AUDIT_KEY=audit_key,
                          TARIFF_EMBED_CACHE_DIR=os.environ["TARIFF_EMBED_CACHE_DIR"])
         if database_url:
             variables["TARIFF_DATABASE_URL"] = database_url
         variables.update({f"TARIFF_{k.upper()}": str(v) for k, v in env.items()})
         server = Server(home=home, port=free_port(), env=variables, log=home / "server.log")
-        settings = Settings(_env_file=None, home=home, database_url=database_url)
+        settings = Settings(_env_file=None, home=home, database_url=database_url, audit_key=audit_key)
         db = Database.open(settings)
         try:
             add_keys(db, server.keys)

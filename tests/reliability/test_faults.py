@@ -210,7 +210,8 @@ def test_sigkill_mid_ingest_into_a_chroma_server_then_rerun_converges(hs_runtime
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     reader.join(timeout=10)
-    proc.stdout.close(), proc.stderr.close()
+    proc.stdout.close()  # closed here, not by the garbage collector (warnings are errors)
+    proc.stderr.close()
 
     def status() -> dict:
         done = tariff("status", "--json")

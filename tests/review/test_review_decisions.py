@@ -179,3 +179,16 @@ def test_unknown_case_and_bad_action(api):
     assert api.decide("0" * 32, action="reject", reason="x").status_code == 404
     case = api.classify()
     assert api.decide(case["id"], action="approve").status_code == 422
+
+
+def test_an_officer_cannot_decide_a_case_they_requested(make_api):
+    """Separation of duties (TARIFF_SEPARATION_OF_DUTIES, on by default)."""
+    api = make_api()
+    own = api.classify("officer")
+    r = api.decide(own["id"], "officer", action="confirm", code=own["suggestions"][0]["code"])
+    assert r.status_code == 403 and "separation of duties" in r.json()["detail"]
+    r = api.decide(own["id"], "officer2", action="confirm", code=own["suggestions"][0]["code"])
+    assert r.status_code == 201 and r.json()["status"] == "confirmed"
+    relaxed = make_api(separation_of_duties=False)
+    own = relaxed.classify("officer")
+    assert relaxed.decide(own["id"], "officer", action="reject", reason="mine").status_code == 201

@@ -264,3 +264,44 @@ def test_llm_engine_streams_tokens_and_a_failure_is_shown_as_degraded(hs_runtime
             for c in web.clients:
                 c.close()
             app.state.desk.db.dispose()
+
+
+def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(web):
+    """A cookie saved before sign-out (another tab, a stolen copy) no longer opens a page (issue 17)."""
+    client, token = web.sign_in("broker")
+    saved = client.cookies.get("tariff_session")
+    assert client.get("/chat", follow_redirects=False).status_code == 200
+    assert client.post("/signout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    replay = web.client()
+    replay.cookies.set("tariff_session", saved)
+    r = replay.get("/chat", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    assert replay.post("/web/chat", json={"message": T_SHIRT}, headers={"X-CSRF-Token": token}).status_code == 401
+
+
+def test_revoking_a_key_ends_its_web_sessions_at_once(web):
+    from assistant.auth import authenticate, create_key, revoke_key
+
+    new = create_key(web.app.state.desk.db, name="Temp Broker", role="broker", org="acme")
+    web.keys["temp"] = new.key
+    client, token = web.sign_in("temp")
+    assert client.get("/chat", follow_redirects=False).status_code == 200
+    revoke_key(web.app.state.desk.db, new.id)
+    assert client.get("/chat", follow_redirects=False).status_code == 303
+    assert chat(client, token, message=T_SHIRT).status_code == 401
+    with pytest.raises(Exception, match="revoked"):
+        authenticate(web.app.state.desk.db, new.key)
+
+
+@pytest.mark.parametrize("field", ["message", "reference", "declared_code"])
+def test_chat_refuses_nul_in_any_field(web, field):
+    client, token = web.sign_in("broker")
+    body = {"message": T_SHIRT, field: "PO\x001" if field != "message" else "shirt\x00"}
+    r = chat(client, token, **body)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input", r.text
+    with web.app.state.desk.db.read() as s:
+        from sqlalchemy import select
+
+        from assistant.store.tables import Case
+
+        assert not any("\x00" in (ref or "") for ref in s.execute(select(Case.reference)).scalars())

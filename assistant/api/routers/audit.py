@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -48,6 +47,6 @@ def export_audit(
 
     def lines() -> Iterator[bytes]:
         for ev in audit.export(desk.db, since=bound):  # streamed from one read transaction
-            yield (json.dumps(ev, ensure_ascii=False) + "\n").encode("utf-8")
+            yield audit.export_line(ev).encode("utf-8")
 
     return NDJSONResponse(lines(), headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})

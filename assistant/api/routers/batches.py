@@ -110,6 +110,8 @@ async def create_batch(
     columns = {"description": description_column, "reference": reference_column,
                "declared_code": declared_code_column}
     body, read = await _read_request(request, desk.settings.max_batch_items, columns)
+    # Quotas count work, not requests: every item takes a token from the key's batch-item bucket.
+    request.app.state.item_limiter.check(principal.key_id, cost=len(body.items))
     created = await run_in_threadpool(
         batches.create_batch, desk, principal, body, idempotency_key=idempotency_key, worker=worker
     )
@@ -118,6 +120,12 @@ async def create_batch(
         return BatchCreated(**created.model_dump())
     return BatchCreated(**created.model_dump(), rejected_rows=read.rejected, csv_encoding=read.encoding,
                         csv_delimiter=read.delimiter)
+
+
+@router.delete("/{batch_id}", response_model=BatchView, responses=error_responses(403, 404, 409, 422),
+               summary="Cancel the items of a batch that have not run (they are marked cancelled)")
+def cancel_batch(batch_id: BatchId, desk: DeskDep, principal: Broker) -> BatchView:
+    return batches.cancel_batch(desk, principal, batch_id)
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=error_responses(403, 404, 422),

@@ -21,7 +21,7 @@ class KeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
     role: Role
-    org: str | None = Field(default=None, max_length=200, pattern=PRINTABLE, description="default: 'default'")
+    org: str | None = Field(default=None, max_length=200, pattern=PRINTABLE, description="required for brokers (they see their organisation's cases only)")
 
 
 @router.post("", status_code=201, response_model=NewKey, responses=error_responses(400, 403, 413, 422),
