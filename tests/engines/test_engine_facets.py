@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.engines.base import ScoredLine
+from assistant.engines.evidence import ScoredLine
 from assistant.engines.facets import OTHER, clarifying_question
 from assistant.models import TariffLine
 
