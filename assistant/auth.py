@@ -173,7 +173,7 @@ def revoke_key(db: Database, key_id: str, *, actor: Principal | None = None) -> 
 
 def _end_key_work(s, key_id: str, actor: Principal | None) -> None:
     """In the revocation's transaction: end the key's web sessions and cancel its batches' pending items."""
-    from .review.batches import cancel_for_key  # review builds on auth; imported where it is needed
+    from .store.cancellation import cancel_for_key
     from .store.web_sessions import end_sessions
 
     end_sessions(s, key_id=key_id)

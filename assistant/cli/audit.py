@@ -37,7 +37,7 @@ def verify_cmd(
 ) -> None:
     """Check every link, every case and decision row, and the checkpoints given; exit 1 naming what disagrees."""
     from ..store import checkpoint as checkpoints
-    from ..store.audit import verify
+    from ..store.audit_verify import verify
 
     marks = [cp for path in checkpoint or [] for cp in checkpoints.read(path)]
     with _db() as db:
@@ -58,7 +58,7 @@ def checkpoint_cmd(
     import json
 
     from ..store import checkpoint as checkpoints
-    from ..store.audit import verify
+    from ..store.audit_verify import verify
 
     with _db() as db:
         result = verify(db)

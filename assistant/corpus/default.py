@@ -19,13 +19,21 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import Settings
 from ..errors import InputError
 from ..files import write_atomic
 
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+
+class Indexer(Protocol):
+    """What a build needs of the process's runtime (runtime.Runtime): its settings and its ingest entry points."""
+
+    settings: Settings
+
+    def ingest(self, kind: str, target: Any, *, progress: bool = True) -> Any: ...
+
+    def ingest_precedents(self, path: Any, *, source: str | None = None, progress: bool = True) -> Any: ...
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +98,7 @@ def runnable(step: Step) -> bool:
     return step.kind in ("prior", "precedent") or registry.registered(step.kind)
 
 
-def build(runtime: Runtime, *, name: str = "default", progress: bool = True) -> dict[str, Any]:
+def build(runtime: Indexer, *, name: str = "default", progress: bool = True) -> dict[str, Any]:
     """Index every step of corpus `name` into `runtime` (idempotent: what is already stored is skipped) and write
     the manifest. Returns the manifest."""
     steps = steps_for(name)

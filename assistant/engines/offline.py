@@ -13,7 +13,6 @@ How a request is ranked:
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -24,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..codes import format_code
 from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import InputError
-from ..models import Candidate, Citation, Classification, Passage, SourceKind, Suggestion, TariffLine
+from ..models import Candidate, Classification, Passage, SourceKind, Suggestion, TariffLine
 from ..sources.prior import CodePrior
 from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
@@ -37,6 +35,7 @@ from .precedents import retrieve_precedents
 from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
 from .rationale import explain
+from .suggestions import calibrate, citations, diversify, reasons
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -123,7 +122,7 @@ class OfflineEngine:
             if code[:4] in signals.redirected:  # every excluding note that names this heading
                 ev[1:1] = [n for label, n in sending.items() if label in signals.excluded.values() and code[:4] in n.text]
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
-                                     reasons=_reasons(code, row, signals)))
+                                     reasons=reasons(code, row, signals)))
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:
@@ -290,7 +289,7 @@ class OfflineEngine:
     def answer(self, description: str, ev: Evidence, *, context: list[str] | None, top: int,
                started: float | None = None) -> Classification:
         catalog = self.runtime.catalog
-        best = _diversify(ev.candidates, top)
+        best = diversify(ev.candidates, top)
         pool = ev.candidates[:SOFTMAX_K]
         shares = (self.ranker.probabilities([c.score for c in pool]) if self.ranker is not None
                   else calibrate([c.score for c in pool], temperature=1.0))
@@ -304,7 +303,7 @@ class OfflineEngine:
                     path=[*c.line.path, c.line.description],
                     confidence=round(probs.get(c.line.code, 0.0), 4),
                     rationale=explain(c.line, notes=c.notes, nomenclature=catalog.nomenclature),
-                    citations=_citations(c, catalog),
+                    citations=citations(c, catalog),
                     general_rate=c.line.general_rate,
                 )
             )
@@ -329,16 +328,6 @@ class OfflineEngine:
         if result.suggestions:
             yield {"type": "token", "text": result.suggestions[0].rationale}
         yield {"type": "result", "classification": result}
-
-
-def calibrate(scores: list[float], *, temperature: float) -> list[float]:
-    """Softmax over the candidates' scores (the ranker's own temperature is fitted on out-of-fold scores)."""
-    if not scores:
-        return []
-    top = max(scores)
-    exps = [math.exp((s - top) / max(temperature, 1e-6)) for s in scores]
-    total = sum(exps)
-    return [e / total for e in exps]
 
 
 @lru_cache(maxsize=4)
@@ -379,64 +368,6 @@ def _top_headings(scores: dict[str, float]) -> list[str]:
     heads = [(v, k) for k, v in scores.items() if len(k) == 4 and v > 0]
     heads.sort(key=lambda t: (-t[0], t[1]))
     return [k for _, k in heads[:HEADINGS_PER_SIGNAL]]
-
-
-def _reasons(code: str, row: np.ndarray, s: Signals) -> list[str]:
-    """What lifted the line, in tariff words (scores only as figures in brackets)."""
-    f = {name: row[i] for name, i in INDEX.items()}
-    out = [f"heading {code[:4]} matched the description (similarity {f['dense_4']:.2f})"]
-    if f["dense_line"] or f["lex_line"]:
-        out.append(f"the line itself matched (dense {f['dense_line']:.2f}, lexical {f['lex_line']:.2f})")
-    if f["hs_6"]:
-        out.append(f"HS 2022 subheading {format_code(code[:6])} matched ({f['hs_6']:.2f})")
-    if f["prec_6_count"]:
-        out.append(f"{int(f['prec_6_count'])} similar past classification(s) used subheading {format_code(code[:6])}")
-    if f["ruling_4"]:
-        out.append(f"a retrieved ruling classified similar goods in heading {code[:4]}")
-    if f["redirected"]:
-        out.append(f"a legal note sends such goods to heading {code[:4]}")
-    if f["excluded"]:
-        out.append(f"demoted: a legal note excludes such goods from chapter {code[:2]}")
-    if f["contradictions"]:
-        out.append("demoted: the line contradicts a stated fact")
-    return out
-
-
-def _diversify(candidates: list[ScoredLine], top: int) -> list[ScoredLine]:
-    """The best line of each distinct 6-digit subheading: five alternatives, not five suffixes of one line."""
-    out: list[ScoredLine] = []
-    seen: set[str] = set()
-    for c in candidates:
-        if c.line.code[:6] not in seen:
-            seen.add(c.line.code[:6])
-            out.append(c)
-            if len(out) == top:
-                break
-    return out
-
-
-def _rationale(c: ScoredLine, ev: Evidence) -> str:
-    path = " > ".join([*c.line.path[1:], c.line.description])
-    why = "; ".join(c.reasons) or "closest line by retrieval"
-    notes = f" Notes considered: {', '.join(n.label for n in c.notes)}." if c.notes else ""
-    return f"{format_code(c.line.code)} ({path}): {why}. GRI 1 and GRI 6 applied by heading, then subheading.{notes}"
-
-
-def _citations(c: ScoredLine, catalog: "Catalog") -> list[Citation]:
-    """The suggested line and its heading first, then the HS subheading, notes and rulings that contributed."""
-    out: dict[str, Citation] = {}
-    for passage in [catalog.line_passage(c.line.code), catalog.line_passage(c.line.code[:4]), *c.evidence, *c.notes]:
-        if passage is None or passage.id in out:
-            continue
-        out[passage.id] = Citation(
-            label=passage.label,
-            kind=passage.kind,
-            source_id=passage.id,
-            excerpt=passage.text[:400],
-            source=passage.source,
-            edition=passage.edition,
-        )
-    return list(out.values())[:8]
 
 
 def create(runtime: Runtime, engine: Callable[[str], Any]) -> OfflineEngine:

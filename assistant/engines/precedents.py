@@ -16,7 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..models import Citation, Classification, Passage, SourceKind, Suggestion
+from ..models import Classification, Passage, SourceKind, Suggestion
+from .suggestions import citation
 
 if TYPE_CHECKING:
     from ..index.nomenclature import Nomenclature
@@ -141,9 +142,9 @@ def follow_decided_case(result: Classification, runtime: Runtime, query_text: st
         line = nomenclature.line(code)
         own = [p for p in (runtime.catalog.line_passage(code), runtime.catalog.line_passage(code[:4])) if p]
         found = Suggestion.for_code(code, description=line.description, path=[*line.path, line.description],
-                                    confidence=0.0, rationale="", citations=[_citation(p) for p in own],
+                                    confidence=0.0, rationale="", citations=[citation(p) for p in own],
                                     general_rate=line.general_rate)
-    case_citation = _citation(hit.passage)
+    case_citation = citation(hit.passage)
     promoted = found.model_copy(update={
         "rationale": f"{reason}. {found.rationale}".strip(),
         "citations": [case_citation, *[c for c in found.citations if c.source_id != hit.passage.id]][:8],
@@ -155,6 +156,3 @@ def follow_decided_case(result: Classification, runtime: Runtime, query_text: st
         s.model_copy(update={"confidence": c}) for s, c in zip(ordered, confidences, strict=True)]})
 
 
-def _citation(p: Passage) -> Citation:
-    return Citation(label=p.label, kind=p.kind, source_id=p.id, excerpt=p.text[:400], source=p.source,
-                    edition=p.edition)

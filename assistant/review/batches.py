@@ -13,13 +13,14 @@ from collections import defaultdict
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth import Principal
 from ..codes import normalize_code
 from ..errors import ConflictError, InputError, NotFoundError, TooLarge
 from ..store import audit
+from ..store.cancellation import cancel_pending
 from ..store.records import NOTICES, BatchResult, BatchResults, BatchView, Person, Status
 from ..store.tables import Batch, BatchItem, Case, IdempotencyRecord, SuggestionRow, utcnow
 from .batch_worker import BatchWorker
@@ -173,19 +174,6 @@ def _load(s: Session, principal: Principal, batch_id: str) -> Batch:
     return b
 
 
-def cancel_pending(s: Session, b: Batch, *, actor: Principal | None, reason: str) -> int:
-    """Mark the batch's pending items cancelled (items being classified now are dropped when stored)."""
-    n = s.execute(update(BatchItem).where(BatchItem.batch_id == b.id, BatchItem.status == "pending")
-                  .values(status="cancelled", error=reason).execution_options(synchronize_session=False)).rowcount
-    b.cancelled = (b.cancelled or 0) + n
-    if b.status in ("queued", "running"):
-        b.status, b.finished_at = "cancelled", utcnow()
-    audit.append(s, "batch_cancelled", actor=actor, data={
-        "batch_id": b.id, "org": b.org, "items_cancelled": n, "reason": reason,
-    })
-    return n
-
-
 def cancel_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:
     """Cancel what has not run yet (its organisation's brokers, or officers); 409 once the batch is done."""
     principal.require("classify")
@@ -196,13 +184,6 @@ def cancel_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:
         if b.status != "cancelled":
             cancel_pending(s, b, actor=principal, reason=f"cancelled by {principal.name}")
         return _view(b)
-
-
-def cancel_for_key(s: Session, key_id: str, *, actor: Principal | None) -> int:
-    """Inside a key's revocation: cancel the pending items of every unfinished batch it submitted."""
-    batches = s.execute(select(Batch).where(Batch.requester_key_id == key_id,
-                                            Batch.status.in_(("queued", "running")))).scalars()
-    return sum(cancel_pending(s, b, actor=actor, reason="the submitting API key was revoked") for b in list(batches))
 
 
 def get_batch(desk: Desk, principal: Principal, batch_id: str) -> BatchView:

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import AssistantError, InputError
-from .db import Database
 from .migrations import GENESIS
 from .tables import AuditEvent, AuditHead
 
@@ -48,6 +47,16 @@ EVENT_TYPES = frozenset(
         "batch_cancelled",
     }
 )
+
+
+class Database(Protocol):
+    """What the trail needs of store.db.Database (a Protocol: db.py builds on this module when it seals)."""
+
+    audit_key: bytes | None
+
+    def read(self) -> Any: ...
+
+    def snapshot(self) -> Any: ...
 
 
 class Actor(Protocol):
@@ -237,22 +246,6 @@ def _link_problem(ev: AuditEvent, prev: str, fields: dict[str, Any], key: bytes 
     if event_hash(prev, fields) != ev.hash:
         return "edited: contents do not match its hash"
     return None
-
-
-def verify(db: Database, *, checkpoints: list[Any] | None = None) -> Verification:
-    """Check every link, then every case and decision row against the trail, then any checkpoints given."""
-    from . import audit_state, checkpoint  # they build on this module
-
-    rebuild = audit_state.Rebuild()
-    marks = list(checkpoints or [])
-    with db.snapshot() as s:  # events and rows from one state: a case created meanwhile is in neither
-        result, seen = walk(s, db.audit_key, want=frozenset(c.seq for c in marks if c.seq), on_event=rebuild.feed)
-        problems = [*checkpoint.compare(marks, result, seen, db.audit_key)]
-        if result.broken_at is None:
-            problems[:0] = rebuild.compare(s)
-    if problems:
-        return replace(result, ok=False, problems=tuple(problems))
-    return result
 
 
 def parse_since(text: str | None) -> date | datetime | None:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from .. import auth, review
 from ..auth import Principal
 from ..errors import AssistantError, AuthError
-from ..store import audit
+from ..store.audit_verify import verify
 from ..store.records import Action, Status
 from ..store.web_sessions import end_session, start_session
 from .present import audit_summary, case_payload
@@ -187,4 +187,4 @@ def decide(
 def admin_page(request: Request, principal: Viewer) -> Response:
     principal.require("manage_keys")
     db = _desk(request).db
-    return render(request, "admin.html", title="Administration", verification=audit.verify(db), keys=auth.list_keys(db))
+    return render(request, "admin.html", title="Administration", verification=verify(db), keys=auth.list_keys(db))

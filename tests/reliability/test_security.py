@@ -124,7 +124,7 @@ def _closed_cases(api) -> dict[str, dict]:
 
 
 def test_redaction_of_closed_cases_after_n_days(make_api, database_url):
-    from assistant.store.audit import verify
+    from assistant.store.audit_verify import verify
     from assistant.store.redaction import REDACTED, redact_closed_cases
     from assistant.store.tables import utcnow
 

@@ -17,7 +17,7 @@ from assistant import review
 from assistant.auth import principal_for
 from assistant.cli import main
 from assistant.config import get_settings
-from assistant.store import audit
+from assistant.store import audit, audit_verify
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_verify_passes_then_names_the_edited_event(api, cli_env, capsys):
     assert main(["audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("audit chain OK:")
-    n = audit.verify(api.desk.db).events
+    n = audit_verify.verify(api.desk.db).events
     assert n >= 8  # 5 keys, case, suggestions, decision, case, suggestions
     _tamper(api, "UPDATE audit_events SET data = replace(data, 'too vague', 'fine') WHERE type = 'decision'")
     seq = next(e["seq"] for e in audit.export(api.desk.db) if e["type"] == "decision")
@@ -71,7 +71,7 @@ def test_verify_names_a_removed_event(api, cli_env, capsys):
 
 def test_verify_notices_a_removed_tail(api, cli_env, capsys):
     _populate(api)
-    last = audit.verify(api.desk.db).events
+    last = audit_verify.verify(api.desk.db).events
     _tamper(api, f"DELETE FROM audit_events WHERE seq = {last}")
     assert main(["audit", "verify"]) == 1
     assert f"audit chain broken at event {last} (missing" in capsys.readouterr().out
@@ -121,7 +121,7 @@ def test_concurrent_writers_never_fork_the_chain(api):
     for t in threads:
         t.join()
     assert not errors, errors
-    result = audit.verify(desk.db)
+    result = audit_verify.verify(desk.db)
     assert result.ok, result.message()
     assert result.events == 5 + 12 * 4  # keys + (created, suggestions, opened, decision) per case
 

@@ -19,7 +19,7 @@ from api_support import SCREWS
 
 from assistant.cli import main
 from assistant.config import Settings, get_settings
-from assistant.store import audit, migrations
+from assistant.store import audit, audit_verify, migrations
 from assistant.store.db import Database
 
 
@@ -144,7 +144,7 @@ def test_a_case_row_edited_in_place_is_caught(api, cli_env, capsys):
     code, out = _verify(capsys)
     assert code == 1
     assert f"case {case_id} is confirmed 9999999999 but the trail says rejected -" in out
-    assert api.desk.db.audit_key and not audit.verify(api.desk.db).ok
+    assert api.desk.db.audit_key and not audit_verify.verify(api.desk.db).ok
 
 
 def test_a_decision_row_edited_or_a_case_pointer_moved_is_caught(api, cli_env, capsys):
@@ -210,7 +210,7 @@ def test_an_upgraded_database_seals_its_unkeyed_events(tmp_path, monkeypatch):
         conn.execute(sa.text("UPDATE audit_head SET seq = 2, hash = :h"), {"h": prev})
     old.dispose()
     db = Database.open(settings)
-    result = audit.verify(db)
+    result = audit_verify.verify(db)
     assert result.ok and result.events == 3 and result.legacy == 2, result.message()
     assert "2 unkeyed legacy events sealed" in result.message()
     sealed = list(audit.export(db))[-1]

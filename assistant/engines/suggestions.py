@@ -1,0 +1,75 @@
+"""From ranked candidates to what a user sees: confidences, one line per subheading, reasons and citations."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..codes import format_code
+from ..models import Citation, Passage
+from .evidence import ScoredLine
+from .features import INDEX, Signals
+
+if TYPE_CHECKING:
+    from ..index.catalog import Catalog
+
+
+def calibrate(scores: list[float], *, temperature: float) -> list[float]:
+    """Softmax over the candidates' scores (the ranker's own temperature is fitted on out-of-fold scores)."""
+    if not scores:
+        return []
+    top = max(scores)
+    exps = [math.exp((s - top) / max(temperature, 1e-6)) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def reasons(code: str, row: np.ndarray, s: Signals) -> list[str]:
+    """What lifted the line, in tariff words (scores only as figures in brackets)."""
+    f = {name: row[i] for name, i in INDEX.items()}
+    out = [f"heading {code[:4]} matched the description (similarity {f['dense_4']:.2f})"]
+    if f["dense_line"] or f["lex_line"]:
+        out.append(f"the line itself matched (dense {f['dense_line']:.2f}, lexical {f['lex_line']:.2f})")
+    if f["hs_6"]:
+        out.append(f"HS 2022 subheading {format_code(code[:6])} matched ({f['hs_6']:.2f})")
+    if f["prec_6_count"]:
+        out.append(f"{int(f['prec_6_count'])} similar past classification(s) used subheading {format_code(code[:6])}")
+    if f["ruling_4"]:
+        out.append(f"a retrieved ruling classified similar goods in heading {code[:4]}")
+    if f["redirected"]:
+        out.append(f"a legal note sends such goods to heading {code[:4]}")
+    if f["excluded"]:
+        out.append(f"demoted: a legal note excludes such goods from chapter {code[:2]}")
+    if f["contradictions"]:
+        out.append("demoted: the line contradicts a stated fact")
+    return out
+
+
+def diversify(candidates: list[ScoredLine], top: int) -> list[ScoredLine]:
+    """The best line of each distinct 6-digit subheading: five alternatives, not five suffixes of one line."""
+    out: list[ScoredLine] = []
+    seen: set[str] = set()
+    for c in candidates:
+        if c.line.code[:6] not in seen:
+            seen.add(c.line.code[:6])
+            out.append(c)
+            if len(out) == top:
+                break
+    return out
+
+
+def citation(passage: Passage) -> Citation:
+    """A stored passage as a citation (its official link is added by the Citation model)."""
+    return Citation(label=passage.label, kind=passage.kind, source_id=passage.id, excerpt=passage.text[:400],
+                    source=passage.source, edition=passage.edition)
+
+
+def citations(c: ScoredLine, catalog: Catalog) -> list[Citation]:
+    """The suggested line and its heading first, then the HS subheading, notes and rulings that contributed."""
+    out: dict[str, Citation] = {}
+    for passage in [catalog.line_passage(c.line.code), catalog.line_passage(c.line.code[:4]), *c.evidence, *c.notes]:
+        if passage is not None and passage.id not in out:
+            out[passage.id] = citation(passage)
+    return list(out.values())[:8]
