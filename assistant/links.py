@@ -43,6 +43,8 @@ def source_url(kind: str, label: str) -> str | None:
             return CBP_RULING.format(number=quote(m.group(1)))
         if label.startswith("HMRC") and (m := re.search(r"'(.+)'", label)):
             return HMRC_TARIFF.format(query=quote(m.group(1)))
+        if (m := re.fullmatch(r"Case ([0-9a-f]{32})", label)):  # an officer's decision: its page here
+            return f"/cases/{m.group(1)}"
         return None
     if kind == "gri":
         return HTS_FILE.format(name=quote("General Rules of Interpretation"))

@@ -77,6 +77,7 @@ def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = 
 
 
 OTHER = "other / don't know"  # always offered: the goods may fit none of the lines named
+WHICH_LINE = "Which describes the goods best?"  # the question between lines, when no single fact splits them
 _STOP = frozenset({"of", "or", "and", "the", "for", "other", "not", "with", "its", "their", "a", "an", "in", "than"})
 
 
@@ -128,4 +129,4 @@ def clarifying_question(query: str, top: list[ScoredLine]) -> tuple[str | None, 
             return (None, []) if said & set(facet.stated_by) else (facet.question, [*named, OTHER])
     shown = [_shown(text) for _, text in branches]
     codes = " or ".join(format_code(code) for code, _ in branches)
-    return f"Which describes the goods best? The answer decides between {codes}.", [*shown, OTHER]
+    return f"{WHICH_LINE} The answer decides between {codes}.", [*shown, OTHER]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..codes import format_code
 from ..models import Classification
+from .facets import WHICH_LINE
 
 MODEL_FILE = "data/vague.json"
 NGRAMS = (2, 3, 4)  # character n-grams within words (padded with a space each side)
@@ -124,15 +125,17 @@ def apply_vagueness(result: Classification, text: str, *, detector: VagueDetecto
         chapters.setdefault(s.code[:2], (s.path[0] if s.path else format_code(s.code[:2]))[:80])
     options = [f"{title} (chapter {ch})" for ch, title in list(chapters.items())[:4]]
     options += ["something else: say what the goods are, their material and their use"]
+    facet = bool(result.clarifying_question) and not result.clarifying_question.startswith(WHICH_LINE)
     return result.model_copy(update={
         "abstained": True,
         "abstain_reason": ("the description does not say what the goods are (what they are made of, what they do) "
                            f"well enough to decide a chapter (vague-input model: {p:.2f} >= {detector.threshold:.2f})"),
-        # What the goods are comes first, and the chapters they might fall in are the options (the engine's own
-        # question splits lines deeper down, which the description cannot decide yet).
-        "clarifying_question": ("Needs more information: what exactly are the goods - what are they, what are they "
-                                "made of and what are they used for?"),
-        "clarifying_options": options,
+        # The engine's question on a fact that splits the candidates (knitted or woven? ...) is the better one; a
+        # choice between lines is not: the description cannot decide those yet, so it is asked what the goods are.
+        "clarifying_question": result.clarifying_question if facet else (
+            "Needs more information: what exactly are the goods - what are they, what are they made of and what are "
+            "they used for?"),
+        "clarifying_options": list(result.clarifying_options) if facet else options,
         "suggestions": [s.model_copy(update={"confidence": min(s.confidence, CONFIDENCE_CAP)})
                         for s in result.suggestions],
     })

@@ -24,7 +24,7 @@ from .cases import (
     stream_case,
 )
 from .decisions import decide
-from .queue import QUEUE_STATUSES, QueueFilter, Sort, assign, organisations, queue
+from .queue import QUEUE_STATUSES, QueueFilter, QueueForm, Sort, assign, organisations, queue
 from .replay import Replay, replay_case
 from .requests import ClassificationRequest, DecisionRequest, InfoRequest
 from .risk import declared_code_risks
@@ -39,6 +39,7 @@ __all__ = [
     "Replay",
     "QUEUE_STATUSES",
     "QueueFilter",
+    "QueueForm",
     "Sort",
     "add_info",
     "assign",

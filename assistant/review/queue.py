@@ -40,10 +40,13 @@ class QueueFilter(BaseModel):
     assignee: str | None = Field(default=None, max_length=200, description="'me', 'none', or an officer's key id")
     sort: Sort | None = Sort.RISK
 
+
+class QueueForm(QueueFilter):
+    """The queue page's filter form: it sends its empty fields as "", which mean "any" (the API refuses them)."""
+
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        """A filter form sends its empty fields as "": they mean "any", not an invalid value."""
         return None if isinstance(value, str) and not value.strip() else value
 
 

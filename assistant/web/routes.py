@@ -114,7 +114,7 @@ def cases_page(
 
 
 @router.get("/queue")
-def queue_page(request: Request, principal: Viewer, filters: Annotated[review.QueueFilter, Query()],
+def queue_page(request: Request, principal: Viewer, filters: Annotated[review.QueueForm, Query()],
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
     desk = _desk(request)
     found = review.queue(desk, principal, filters=filters, limit=50, offset=offset)

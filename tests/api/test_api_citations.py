@@ -30,14 +30,14 @@ def test_each_kind_of_citation_links_its_official_source(kind, label, url):
 
 
 def test_no_local_path_and_a_ruling_quotes_its_holding(shared_data):
-    """Real US passages (their `source` is a file under the data directory) as the engines cite them."""
+    """Real US passages read from the data directory, as the engines cite them."""
     from assistant.review.lookup import passage_view
     from assistant.sources import notes, rulings
 
     ruling = next(p for p in rulings.to_passages(rulings.load_rulings(
         shared_data / "cbp_rulings_sample/ny_rulings_fulltext.jsonl")) if p.meta["part"] == 0 and "\n" in p.text)
     note = notes.to_passages(notes.load_notes(shared_data / "usitc_hts_2025/chapters_pdf/chapter_61.pdf"))[0]
-    assert str(shared_data) in ruling.source + note.source  # what must not leak
+    assert ruling.source and note.source  # where the loader read them: kept for the engines, never shown
     cited = [Citation(label=p.label, kind=p.kind, source_id=p.id, excerpt=p.text[:400], source=p.source,
                       edition=p.edition) for p in (ruling, note)]
     suggestion = Suggestion.for_code("6109100012", description="T-shirts", path=["61", "6109"], confidence=0.5,

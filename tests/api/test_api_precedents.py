@@ -74,7 +74,7 @@ def test_a_decided_case_changes_the_next_answer_until_corrected_or_redacted(app_
     cited = next(c for s in after["suggestions"] if s["code"] == later for c in s["citations"] if c["label"] == label)
     stored = app.state.desk.runtime().catalog.passage(cited["source_id"])
     assert stored is not None and stored.meta["dataset"] == "decisions" and stored.meta["item_id"] == before["id"]
-    assert cited["source"] == f"/cases/{before['id']}"  # a page of the deployment, never a local path
+    assert cited["url"] == f"/cases/{before['id']}"  # a page of the deployment, never a local path
 
     # A correction replaces the precedent: the case now votes for the officer's new code, not the old one.
     r = client.post(f"/v1/classifications/{before['id']}/decisions", headers=bearer(keys["officer"]),

@@ -225,7 +225,7 @@ def test_a_repeated_request_is_answered_from_the_cache_without_a_model_call(hs_r
     again = engine.classify(DESCRIPTION)
     assert len(llm.requests) == 2 and again.usage["calls"] == 0 and again.usage["cached"] is True
     assert [s.code for s in again.suggestions] == [s.code for s in first.suggestions] == ["610910"]
-    assert again.suggestions[0].citations == first.suggestions[0].citations
+    assert [c.model_dump() for c in again.suggestions[0].citations] == [c.model_dump() for c in first.suggestions[0].citations]
     other = engine.classify(DESCRIPTION, context=["for men"])  # new facts: a new answer
     assert len(llm.requests) == 4 and [s.code for s in other.suggestions] == ["610990"]
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("llm-answers.sqlite*"))

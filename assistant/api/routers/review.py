@@ -36,7 +36,7 @@ class Assignment(BaseModel):
 
 
 @router.put("/v1/classifications/{case_id}/assignment", response_model=CaseView,
-            responses=error_responses(403, 404, 409, 422), summary="Claim, assign or release a case in the queue")
+            responses=error_responses(400, 403, 404, 409, 422), summary="Claim, assign or release a case in the queue")
 def assign_case(
     case_id: Annotated[str, Path(max_length=64)], body: Assignment, desk: DeskDep, principal: Officer
 ) -> CaseView:
