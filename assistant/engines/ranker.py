@@ -15,6 +15,7 @@ from .features import FEATURES
 SEED = 13
 FORMAT = "tariff-ranker/1"
 # Small on purpose: a few dozen shallow trees keep the shipped file small and the model hard to overfit.
+LABEL_GAIN = [0, 1, 3, 7, 15]  # NDCG gain of the graded labels 0..4 (see graded_label)
 LGBM_PARAMS = {"n_estimators": 80, "num_leaves": 15, "learning_rate": 0.08, "min_child_samples": 40,
                "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "reg_lambda": 1.0}
 
@@ -61,8 +62,9 @@ class Ranker:
 
     # ------------------------------------------------------------------ sklearn-like
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Ranker:
-        """Train on rows X with graded labels y; `groups` gives each row's request id (rows of a request contiguous)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, weight: np.ndarray | None = None) -> Ranker:
+        """Train on rows X with graded labels y; `groups` gives each row's request id (rows of a request contiguous);
+        `weight` (optional, one per row, equal within a request) weighs requests, e.g. so that no source dominates."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
         if X.shape[1] != len(self.features):
@@ -70,13 +72,14 @@ class Ranker:
         if self.kind == "lambdarank":
             import lightgbm as lgb
 
-            train = lgb.Dataset(X, label=y, group=_group_sizes(np.asarray(groups)),
+            train = lgb.Dataset(X, label=y, group=_group_sizes(np.asarray(groups)), weight=weight,
                                 feature_name=list(self.features), free_raw_data=True)
             p = dict(self.params)
             rounds = int(p.pop("n_estimators"))
             params = {
-                "objective": "lambdarank", "metric": "ndcg", "label_gain": [0, 1, 3, 7, 15],
-                "lambdarank_truncation_level": 30, "num_leaves": p.pop("num_leaves"),
+                "objective": "lambdarank", "metric": "ndcg", "label_gain": list(p.pop("label_gain", LABEL_GAIN)),
+                "lambdarank_truncation_level": int(p.pop("lambdarank_truncation_level", 30)),
+                "num_leaves": p.pop("num_leaves"),
                 "learning_rate": p.pop("learning_rate"), "min_data_in_leaf": p.pop("min_child_samples"),
                 "bagging_fraction": p.pop("subsample"), "bagging_freq": p.pop("subsample_freq"),
                 "feature_fraction": p.pop("colsample_bytree"), "lambda_l2": p.pop("reg_lambda"),
@@ -85,7 +88,7 @@ class Ranker:
             }
             self._booster = lgb.train(params, train, num_boost_round=rounds)
         else:
-            from sklearn.linear_model import LogisticRegression
+            from sklearn.linear_model import LogisticRegression  # (per-request weights: LambdaRank only)
 
             mean, scale = X.mean(axis=0), X.std(axis=0)
             scale[scale == 0] = 1.0

@@ -19,7 +19,7 @@ from ..errors import InputError
 from .features import FEATURES, Signals
 from .offline import SOFTMAX_K, OfflineEngine
 from .query import build_query
-from .ranker import LGBM_PARAMS, Ranker, fit_temperature, graded_label
+from .ranker import LABEL_GAIN, LGBM_PARAMS, Ranker, fit_temperature, graded_label
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -196,11 +196,24 @@ class TrainingRun:
     chosen: str = "lambdarank"
     temperature: float = 1.0
     rows: int = 0
+    params: dict = field(default_factory=lambda: dict(LGBM_PARAMS))
+    negative_keep: float = NEGATIVE_KEEP
+    weigh_sources: bool = False
+
+
+def source_weights(sources: np.ndarray) -> np.ndarray:
+    """One weight per row so that every source weighs the same in training: n_rows_items / (n_sources * n_source)."""
+    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    return (len(sources) / (len(names) * counts))[inverse]
 
 
 def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, folds: int = FOLDS,
-                 seed: int = SEED, loso: bool = True, log=print) -> TrainingRun:
-    """Grouped K-fold CV of both model kinds, leave-one-source-out, then the final model (see module docstring)."""
+                 seed: int = SEED, loso: bool = True, params: dict | None = None,
+                 negative_keep: float = NEGATIVE_KEEP, weigh_sources: bool = False, log=print) -> TrainingRun:
+    """Grouped K-fold CV of both model kinds, leave-one-source-out, then the final model (see module docstring).
+    `params` override the LambdaRank hyper-parameters (LGBM_PARAMS); `negative_keep` is the share of label-0 rows
+    kept; `weigh_sources` gives every source the same total weight (LambdaRank only)."""
+    lgbm_params = {**LGBM_PARAMS, **(params or {})}
     assign_folds(items, folds=folds, seed=seed)
     fold_of = {(it.dataset, it.item_id): it.fold for it in items}  # every record, sampled or not
     everything, items = items, [it for it in items if it.train]
@@ -213,9 +226,11 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
 
     # 1. Training rows: every item with its own fold left out of precedent retrieval; label-0 rows subsampled.
     Xs, ys, gs, item_of = [], [], [], []
+    all_rows: list[Rows] = []  # every candidate row, kept for out-of-fold scoring (not built twice)
     for n, it in enumerate(items):
         r = item_rows(engine, cache, it, own_fold(it.fold))
-        keep = (r.y > 0) | (rng.random(len(r.y)) < NEGATIVE_KEEP)
+        all_rows.append(r)
+        keep = (r.y > 0) | (rng.random(len(r.y)) < negative_keep)
         if not (r.y > 0).any():
             keep[:] = False  # nothing to learn from an item whose answer is not among the candidates
         Xs.append(r.X[keep]), ys.append(r.y[keep]), gs.append(np.full(int(keep.sum()), n)), item_of.append(n)
@@ -226,7 +241,16 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     X, y, g = np.concatenate(Xs), np.concatenate(ys), np.concatenate(gs)
     row_fold = np.array([items[i].fold for i in g])
     row_source = np.array([items[i].dataset for i in g])
-    run = TrainingRun(items=items, rows=len(y))
+    run = TrainingRun(items=items, rows=len(y), params=lgbm_params, negative_keep=negative_keep,
+                      weigh_sources=weigh_sources)
+    item_source = np.array([it.dataset for it in items])
+    w = source_weights(item_source)[g] if weigh_sources else None
+
+    def fit(kind: str, mask: np.ndarray) -> Ranker:
+        p = lgbm_params if kind == "lambdarank" else None
+        return Ranker(kind=kind, seed=seed, params=p).fit(X[mask], y[mask], g[mask],
+                                                          weight=w[mask] if w is not None else None)
+
     log(f"training rows: {len(y)} ({int((y > 0).sum())} positive) from {len(items)} items")
 
     # 2. Fold models of each kind; every item scored by the models that never saw its fold.
@@ -234,12 +258,11 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     models = {kind: {} for kind in KINDS}
     for kind in KINDS:
         for f in range(folds):
-            m = Ranker(kind=kind, seed=seed).fit(X[row_fold != f], y[row_fold != f], g[row_fold != f])
+            m = fit(kind, row_fold != f)
             models[kind][f] = m
     oof: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     oof_records: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    for it in items:
-        r = item_rows(engine, cache, it, own_fold(it.fold))
+    for it, r in zip(items, all_rows):
         for kind in KINDS:
             scores = models[kind][it.fold].predict(r.X)
             ranked = rank(r.codes, scores)
@@ -281,7 +304,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     # 4. Leave one source out: trained without the source; its items scored with none of it retrievable.
     if loso and len(sources) > 1:
         for s in sources:
-            m = Ranker(kind=run.chosen, seed=seed).fit(X[row_source != s], y[row_source != s], g[row_source != s])
+            m = fit(run.chosen, row_source != s)
             per = []
             for it in items:
                 if it.dataset != s:
@@ -293,14 +316,31 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
             log(f"LOSO {s}: {run.loso[s]}")
 
     # 5. The final model on every row.
-    final = Ranker(kind=run.chosen, seed=seed, temperature=run.temperature).fit(X, y, g)
+    final = fit(run.chosen, np.ones(len(y), dtype=bool))
+    final.temperature = run.temperature
     final.save(out)
     (work / "final.json").write_text(json.dumps(final.to_dict()), encoding="utf-8")
     return run
 
 
-def model_card(run: TrainingRun, *, command: str, out: Path) -> str:
-    """The Markdown model card written beside the shipped model."""
+def search_table(results: list[dict]) -> list[str]:
+    """The hyper-parameter search (eval/search_ranker.py, WORK/search-results.jsonl) as Markdown rows."""
+    sources = sorted(s for s in results[0]["by_source"] if s != "all")
+    lines = ["| configuration | trees | leaves | lr | min_data | label-0 kept | weights | label gain | trunc. | "
+             "**macro hs6 top-1** | " + " | ".join(f"{s} hs6" for s in sources) + " | all hs4 top-1 | "
+             "all hts10 recall@50 |", "|---" * (12 + len(sources)) + "|"]
+    for r in sorted(results, key=lambda r: (r["config"], r["trees"])):
+        by = r["by_source"]
+        lines.append(f"| {r['config']} | {r['trees']} | {r['num_leaves']} | {r['learning_rate']} | "
+                     f"{r['min_data_in_leaf']} | {r['keep']:.0%} | {r['weights']} | {r['label_gain']} | "
+                     f"{r['truncation']} | **{100 * r['macro_hs6_top1']:.1f} %** | "
+                     + " | ".join(f"{100 * by[s]['hs6_top1']:.1f} %" for s in sources)
+                     + f" | {100 * by['all']['hs4_top1']:.1f} % | {100 * by['all']['hts10_recall50']:.1f} % |")
+    return lines
+
+
+def model_card(run: TrainingRun, *, command: str, out: Path, search: list[dict] | None = None) -> str:
+    """The Markdown model card written beside the shipped model (with the hyper-parameter search when given)."""
     counts: dict[str, int] = {}
     for it in run.items:
         counts[it.dataset] = counts.get(it.dataset, 0) + 1
@@ -321,17 +361,22 @@ def model_card(run: TrainingRun, *, command: str, out: Path) -> str:
         "## Rebuild", "", "```", command, "```", "",
         "## Training data", "",
         *[f"- `{k}`: {v} items" for k, v in sorted(counts.items())],
-        f"- {run.rows} candidate rows (every positive, {NEGATIVE_KEEP:.0%} of the label-0 rows, fixed seed {SEED}).",
+        f"- {run.rows} candidate rows (every positive, {run.negative_keep:.0%} of the label-0 rows, fixed seed "
+        f"{SEED}){'; every source weighs the same in training (per-request weights)' if run.weigh_sources else ''}.",
         "- Labels: 4 exact 10-digit line, 3 same 8-digit line, 2 same subheading, 1 same heading, 0 otherwise; "
         "HMRC (UK) codes count to 6 digits only.",
         "- Features are built from the corpus under TARIFF_HOME (HTS 2025 lines, HS 2022, notes, GRIs, the 113 "
         "ruling letters, the code prior, the ingested precedents), with each item's fold left out of precedent "
         "retrieval.", "",
         "## Model", "",
-        f"LightGBM LambdaRank, {LGBM_PARAMS['n_estimators']} trees of {LGBM_PARAMS['num_leaves']} leaves "
-        f"(learning rate {LGBM_PARAMS['learning_rate']}, seed {SEED}, deterministic, one thread); these settings "
-        "were fixed before training (small on purpose), not searched. Compared under the same CV with a "
-        "logistic regression on standardised features; the simpler model would ship if it did as well.", "",
+        f"LightGBM LambdaRank, {run.params['n_estimators']} trees of {run.params['num_leaves']} leaves "
+        f"(learning rate {run.params['learning_rate']}, min_data_in_leaf {run.params['min_child_samples']}, "
+        f"label gain {run.params.get('label_gain', LABEL_GAIN)}, truncation level "
+        f"{run.params.get('lambdarank_truncation_level', 30)}, seed {SEED}, deterministic, one thread). "
+        + ("Hyper-parameters selected by the grouped-CV search below (same folds), not by looking at one split. "
+           if search else "These settings were fixed before training, not searched. ")
+        + "Compared under the same CV with a logistic regression on standardised features; the simpler model "
+        "would ship if it did as well.", "",
         "## Features", "", ", ".join(f"`{f}`" for f in FEATURES), "",
         f"## Cross-validation ({FOLDS}-fold, grouped by item and identical description across datasets)", "",
         "Every figure is out of fold: each item scored by a model that never saw its fold, with its fold's "
@@ -344,6 +389,16 @@ def model_card(run: TrainingRun, *, command: str, out: Path) -> str:
         lines += ["## Leave one source out", "",
                   "Trained without the source; its items scored with the whole source removed from precedent "
                   "retrieval (a proxy for an unseen kind of input).", "", *table(run.loso), ""]
+    if search:
+        lines += ["## Hyper-parameter search (grouped CV)", "",
+                  "`eval/search_ranker.py` on the cached feature rows with the fold assignment of this training "
+                  "(5 folds, grouped): each configuration's fold models trained on the other folds' rows, every item "
+                  "scored out of fold on all its candidates; tree counts read off one run (`num_iteration`). Selected "
+                  "on the mean out-of-fold hs6 top-1 over the sources (equal weight per source); fixed seed 13, "
+                  "deterministic. The search draws the label-0 rows it keeps per row (training draws them per item, same share); "
+                  "it does not refit the logistic baseline; configurations of its grid not listed here were not run.",
+                  "",
+                  *search_table(search), ""]
     lines += [f"Confidence: softmax over the top {SOFTMAX_K} scores at temperature {run.temperature:.3f}, fitted on "
               "out-of-fold scores (negative log-likelihood of the exact line, US items).", ""]
     return "\n".join(lines)
