@@ -40,7 +40,8 @@ def train_ranker_command(
     threads: Annotated[int, typer.Option(help="LightGBM training threads (deterministic for a given count)")] = 1,
 ) -> None:
     """Grouped K-fold CV (each item's fold left out of precedent retrieval), then the final model + model card."""
-    from ..engines.training import load_items, model_card, train_ranker
+    from ..engines.model_card import model_card
+    from ..engines.training import load_items, train_ranker
     from ..errors import InputError
     from ..runtime import get_runtime
 
