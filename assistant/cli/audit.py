@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from . import app
-
-if TYPE_CHECKING:
-    from ..store.db import Database
+from .database import opened_database
 
 audit_app = typer.Typer(help="The tamper-evident audit trail: verify, checkpoint, export.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-
-
-@contextmanager
-def _db() -> Iterator[Database]:
-    from ..store.db import Database
-
-    db = Database.open()
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @audit_app.command("verify")
@@ -40,7 +25,7 @@ def verify_cmd(
     from ..store.audit_verify import verify
 
     marks = [cp for path in checkpoint or [] for cp in checkpoints.read(path)]
-    with _db() as db:
+    with opened_database() as db:
         result = verify(db, checkpoints=marks)
     typer.echo(result.message())
     if result.ok and marks:
@@ -60,7 +45,7 @@ def checkpoint_cmd(
     from ..store import checkpoint as checkpoints
     from ..store.audit_verify import verify
 
-    with _db() as db:
+    with opened_database() as db:
         result = verify(db)
         key = db.audit_key
     if not result.ok:
@@ -86,7 +71,7 @@ def export_cmd(
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     n = 0
     try:
-        with _db() as db:
+        with opened_database() as db:
             for event in export(db, since=bound):
                 stream.write(export_line(event))
                 n += 1

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
 import typer
 
 from . import app
-
-if TYPE_CHECKING:
-    from ..store.db import Database
+from .database import opened_database
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-
-@contextmanager
-def _db() -> Iterator[Database]:
-    from ..store.db import Database
-
-    db = Database.open()
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @keys_app.command("create")
@@ -37,7 +20,7 @@ def create_cmd(
     """Create a key and print it once: it is stored only as a hash."""
     from ..auth import create_key
 
-    with _db() as db:
+    with opened_database() as db:
         new = create_key(db, name=name, role=role, org=org)
     typer.echo(f"Created {new.role.value} key {new.id} for {new.name!r} (org {new.org!r}).")
     typer.echo("Store it now; it cannot be shown again:")
@@ -49,7 +32,7 @@ def list_cmd() -> None:
     """List keys (ids, roles, names, organisations; never the keys themselves)."""
     from ..auth import list_keys, shared_org_keys
 
-    with _db() as db:
+    with opened_database() as db:
         keys = list_keys(db)
     if not keys:
         typer.echo("No keys yet: create one with `tariff keys create --role admin --name NAME`.")
@@ -71,6 +54,6 @@ def revoke_cmd(key_id: str = typer.Argument(..., help="the key's id, from `tarif
     """Revoke a key; requests with it are refused from now on."""
     from ..auth import revoke_key
 
-    with _db() as db:
+    with opened_database() as db:
         k = revoke_key(db, key_id)
     typer.echo(f"Revoked {k.role.value} key {k.id} ({k.name}).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import app
+from .database import opened_database
 
 webhooks_app = typer.Typer(help="Decision webhooks: add (secret shown once), list, remove.", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
@@ -17,9 +18,9 @@ def add_cmd(
 ) -> None:
     """Register a callback URL and print its signing secret once."""
     from ..review import webhooks
-    from ..store.db import Database
 
-    new = webhooks.add(Database.open(), None, org=org, url=url)
+    with opened_database() as db:
+        new = webhooks.add(db, None, org=org, url=url)
     typer.echo(f"Added webhook {new.id} for {new.org!r}: {new.url}")
     typer.echo("Signing secret (X-Tariff-Signature: sha256=HMAC-SHA256 of the body); store it now:")
     typer.echo(new.secret)
@@ -29,9 +30,10 @@ def add_cmd(
 def list_cmd() -> None:
     """Registered webhooks."""
     from ..review import webhooks
-    from ..store.db import Database
 
-    for w in webhooks.list_webhooks(Database.open()):
+    with opened_database() as db:
+        hooks = webhooks.list_webhooks(db)
+    for w in hooks:
         typer.echo(f"{w.id}  {w.org}  {w.url}  (added {w.created_at:%Y-%m-%d} by {w.created_by or '?'})")
 
 
@@ -39,7 +41,7 @@ def list_cmd() -> None:
 def remove_cmd(webhook_id: str = typer.Argument(..., help="the webhook's id (see `tariff webhooks list`)")) -> None:
     """Remove a webhook: its pending deliveries stop."""
     from ..review import webhooks
-    from ..store.db import Database
 
-    gone = webhooks.remove(Database.open(), None, webhook_id)
+    with opened_database() as db:
+        gone = webhooks.remove(db, None, webhook_id)
     typer.echo(f"Removed webhook {gone.id} ({gone.url}).")
