@@ -169,6 +169,26 @@ class Citation(BaseModel):
         return self
 
 
+class Support(BaseModel):
+    """Whether the cited sources support a suggestion, not merely exist: what names the goods, what may exclude them."""
+
+    supported: bool = Field(description="a heading text, note, ruling or precedent names the goods")
+    by_note_or_precedent: bool = Field(description="a cited note, ruling or precedent supports it")
+    by: list[str] = Field(default_factory=list, description="the supporting sources, in words")
+    excluded_by: list[str] = Field(default_factory=list, description="cited notes that may exclude the goods")
+    summary: str = Field(description="one line, e.g. 'supported by: residual line only'")
+
+
+class CandidateSet(BaseModel):
+    """A conformal candidate set: it contains the right code with probability `coverage` (split conformal)."""
+
+    coverage: float = Field(ge=0.5, lt=1.0)
+    level: int = Field(description="digits: 4 heading, 6 subheading, 10 tariff line")
+    codes: list[str] = Field(description="best first")
+    open: bool = Field(description="the right code may lie outside the listed codes: the candidates cannot reach "
+                       "the coverage, so more information is needed")
+
+
 class Suggestion(BaseModel):
     """One ranked code suggestion. Advice only: an officer confirms, overrides or rejects it."""
 
@@ -181,6 +201,10 @@ class Suggestion(BaseModel):
     rationale: str
     citations: list[Citation]
     general_rate: str | None = None
+    confidence_by_level: dict[str, float] = Field(
+        default_factory=dict, description="calibrated probability that the code is right at 4, 6 and 10 digits "
+        "(keys '4', '6', '10'), fitted on out-of-fold data; empty when no trust model is loaded")
+    support: Support | None = Field(default=None, description="whether the cited legal text supports the code")
 
     @classmethod
     def for_code(cls, code: str, **kw: Any) -> "Suggestion":
@@ -217,4 +241,9 @@ class Classification(BaseModel):
     category: list[str] = Field(default_factory=list, description="category path leaves used, most specific first")
     status: str = "advisory"  # the API turns this into a case in pending_review
     usage: dict[str, Any] = Field(default_factory=dict, description="LLM token usage and cost, when reported")
+    candidate_set: CandidateSet | None = Field(default=None, description="the subheadings (6 digits) that contain "
+                                               "the right one with the stated coverage")
+    candidate_sets: list[CandidateSet] = Field(default_factory=list, description="the sets at 4, 6 and 10 digits")
+    routing: str = Field(default="review", description="quick_confirm (one subheading, high confidence), review, or "
+                         "needs_information (vague input, or a set open or too large to review)")
     elapsed_ms: float | None = None

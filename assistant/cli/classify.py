@@ -17,6 +17,7 @@ def classify_cmd(
     category: str = typer.Option(None, "--category", help='the listing\'s category path: "Apparel > T-shirts"'),
     engine: str = typer.Option(None, "--engine", "-e", help="offline | llm (default: TARIFF_ENGINE or offline)"),
     top: int = typer.Option(5, "--top", "-k", min=1, max=50, help="number of suggestions"),
+    coverage: float = typer.Option(0.9, "--coverage", help="coverage of the conformal candidate set (0.5-0.99)"),
     as_json: bool = typer.Option(False, "--json", help="print the Classification as JSON"),
 ) -> None:
     """Suggest tariff codes for TEXT. Advisory only: an officer must confirm, override or reject."""
@@ -31,7 +32,7 @@ def classify_cmd(
             raise InputError(f"--attr {item!r}: expected NAME=VALUE, e.g. --attr material=cotton")
         attributes[name.strip()] = value.strip()
     result = classify(text, context=context or None, attributes=attributes or None, category=category or None,
-                      engine=engine, top=top, runtime=get_runtime())
+                      engine=engine, top=top, coverage=coverage, runtime=get_runtime())
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
@@ -49,16 +50,39 @@ def classify_cmd(
         typer.echo("The suggestions below are not confident; answer the question at the end first.")
     if not result.suggestions:
         typer.echo("No suggestion: nothing in the loaded nomenclature matched.")
+    typer.echo(f"routing: {result.routing}")
+    if result.candidate_set is not None:
+        typer.echo(set_line(result.candidate_set))
     for i, s in enumerate(result.suggestions, 1):
         bar = "#" * round(s.confidence * 20)
         typer.echo("")
         typer.secho(f"{i}. {s.display}  {s.confidence:5.1%} {bar}", bold=True)
         typer.echo("   " + " > ".join(s.path))
+        if s.confidence_by_level:
+            typer.echo("   " + levels_line(s.code, s.confidence_by_level))
         if s.general_rate:
             typer.echo(f"   general duty: {s.general_rate}")
+        if s.support is not None:
+            typer.echo(f"   {s.support.summary}")
         typer.echo(f"   why: {s.rationale}")
         typer.echo("   sources: " + "; ".join(c.label for c in s.citations))
     if result.clarifying_question:
         typer.echo("")
         typer.secho(f"? {result.clarifying_question}  [{' | '.join(result.clarifying_options)}]", fg="cyan")
         typer.echo('  answer with: tariff classify "..." --context "<your answer>"')
+
+
+def levels_line(code: str, by_level: dict[str, float]) -> str:
+    """heading 61.09: 92 %, subheading 6109.10: 71 %, line 6109.10.00.12: 48 %"""
+    from ..codes import format_code
+
+    names = {"4": "heading", "6": "subheading", "10": "line"}
+    return ", ".join(f"{names.get(lv, lv)} {format_code(code[: int(lv)])}: {p:.0%}" for lv, p in by_level.items())
+
+
+def set_line(cs) -> str:
+    """90 % set: 6109.10, 6109.90, 6105.10 (or: ... - open: the right code may be none of these)"""
+    from ..codes import format_code
+
+    text = f"{cs.coverage:.0%} set: " + ", ".join(format_code(c) for c in cs.codes)
+    return text + (" - open: the right code may be none of these" if cs.open else "")

@@ -1,4 +1,4 @@
-"""`tariff train ranker`: rebuild the offline engine's learned ranker from named labelled datasets."""
+"""`tariff train ranker` and `tariff train trust`: rebuild the offline engine's learned components from labelled data."""
 
 from __future__ import annotations
 
@@ -67,3 +67,50 @@ def train_ranker_command(
     card = out.with_suffix(".md")
     card.write_text(model_card(run, command=command, out=out, search=search), encoding="utf-8")
     typer.echo(f"wrote {out} ({run.chosen}), {card}, fold models and out-of-fold scores in {work}")
+
+
+@train_app.command("trust")
+def train_trust_command(
+    out: Annotated[Path, typer.Option(help="the trust model to write (its model card is written beside it)")],
+    work: Annotated[Path | None, typer.Option(help="the ranker's training output with oof.jsonl.gz "
+                                                   "(default TARIFF_HOME/ranker-cv)")] = None,
+    coverage: Annotated[float, typer.Option(help="the set coverage the nested CV reports")] = 0.9,
+) -> None:
+    """Calibration per level and conformal sets, fitted on the ranker's out-of-fold scores; nested-CV figures."""
+    from ..engines.offline import SOFTMAX_K
+    from ..engines.trust_training import (
+        MIN_GROUPS,
+        deviation,
+        fit_trust,
+        fold_models,
+        load_records,
+        model_card,
+        nested_cv,
+    )
+    from ..errors import InputError
+    from ..runtime import get_runtime
+
+    if not 0.5 <= coverage < 1.0:
+        raise InputError("--coverage must be in [0.5, 1)")
+    work = work or get_runtime().settings.home / "ranker-cv"
+    recs = load_records(work / "oof.jsonl.gz")
+    temperature = float(json.loads((work / "final.json").read_text(encoding="utf-8"))["temperature"])
+    figures = {mg: nested_cv(recs, temperature=temperature, softmax_k=SOFTMAX_K, min_group=mg, coverage=coverage)
+               for mg in MIN_GROUPS}
+    chosen = min(MIN_GROUPS, key=lambda mg: (deviation(figures[mg], coverage), mg))
+    n: dict[str, int] = {}
+    for r in recs:
+        n[r.dataset] = n.get(r.dataset, 0) + 1
+    meta = {"mondrian": "chapter" if chosen < 10**6 else "none", "coverage_reported": coverage,
+            "nested_cv": figures[chosen]}
+    fit_trust(recs, temperature=temperature, softmax_k=SOFTMAX_K, min_group=chosen, meta=meta).save(out)
+    fold_models(recs, work, temperature=temperature, softmax_k=SOFTMAX_K, min_group=chosen)
+    command = "tariff train trust " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("trust") + 1:]) \
+        if "trust" in sys.argv else "tariff train trust ..."
+    card = out.with_suffix(".md")
+    card.write_text(model_card(figures, chosen=chosen, n=n, command=command, coverage=coverage, out=out),
+                    encoding="utf-8")
+    for name, m in figures[chosen].items():
+        typer.echo(f"{name}: ECE hs6 {m.get('ece_hs6')}, hs6 set coverage {m.get('set_coverage_hs6')}, "
+                   f"size {m.get('set_size_hs6')}, open {m.get('set_open_hs6')}", err=True)
+    typer.echo(f"wrote {out}, {card} and fold models in {work}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..models import Classification
 from . import registry
+from .assessment import assess, with_routing
 from .base import Engine
 from .evidence import Evidence, ScoredLine
 from .precedents import follow_decided_case
@@ -44,12 +45,14 @@ def classify(
     category: str | Iterable[str] | None = None,
     engine: str | None = None,
     top: int = 5,
+    coverage: float | None = None,
     runtime: Runtime | None = None,
 ) -> Classification:
     """Ranked, cited code suggestions for a product description (and a listing's attributes and category).
 
     Advisory: an officer must decide. When the description cannot decide a chapter the answer says it needs more
-    information (`abstained`, a clarifying question, confidences capped)."""
+    information (`abstained`, a clarifying question, confidences capped). Each answer carries calibrated confidence
+    per level, the conformal candidate sets at `coverage` (default 0.9), citation support and a routing tag."""
     text, facts = with_listing(description, context, attributes=attributes, category=category)
     if not text.strip():
         text = description  # nothing but marketing words: let the engine see (and the vague detector judge) them
@@ -61,9 +64,16 @@ def classify(
         "context": [c for c in context or [] if c and c.strip()] if (attributes or category) else result.context,
         "attributes": kept, "category": list(category_leaves(category)),
     })
-    searched = ". ".join([text, *facts])
-    result = follow_decided_case(result, engine_obj.runtime, searched)
-    return apply_vagueness(result, searched)
+    return finish(result, engine_obj.runtime, ". ".join([text, *facts]), coverage=coverage)
 
 
-__all__ = ["Engine", "Evidence", "ScoredLine", "classify", "get_engine"]
+def finish(result: Classification, runtime: Runtime, searched: str, *, coverage: float | None = None) -> Classification:
+    """What every answer goes through after its engine: trust assessed (calibrated confidence per level, candidate
+    sets, citation support), goods an officer decided before follow that case, vague input gets a question, and the
+    answer is routed."""
+    result = assess(result, runtime.catalog, coverage=coverage)
+    result = follow_decided_case(result, runtime, searched)
+    return with_routing(apply_vagueness(result, searched))
+
+
+__all__ = ["Engine", "Evidence", "ScoredLine", "classify", "finish", "get_engine"]

@@ -136,6 +136,8 @@ def apply_vagueness(result: Classification, text: str, *, detector: VagueDetecto
             "Needs more information: what exactly are the goods - what are they, what are they made of and what are "
             "they used for?"),
         "clarifying_options": list(result.clarifying_options) if facet else options,
-        "suggestions": [s.model_copy(update={"confidence": min(s.confidence, CONFIDENCE_CAP)})
-                        for s in result.suggestions],
+        "suggestions": [s.model_copy(update={
+            "confidence": min(s.confidence, CONFIDENCE_CAP),
+            "confidence_by_level": {lv: min(p, CONFIDENCE_CAP) for lv, p in s.confidence_by_level.items()}})
+            for s in result.suggestions],
     })

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..engines.assessment import assess
 from ..engines.offline import OfflineEngine
 from ..engines.ranker import Ranker
 from ..engines.training import normalise
+from ..engines.trust import Trust
 from ..errors import AssistantError, InputError
 from ..models import Classification
 
@@ -27,10 +29,14 @@ class FoldScorer:
         self.fold_of_group = {r["group"]: r["fold"] for r in meta["items"]}
         self.engines: dict[int | None, OfflineEngine] = {}
         self.trained_on: dict[int, set[int]] = {}
+        self.trusts: dict[int, Trust] = {}
         for f in range(meta["folds"]):
             body = json.loads((work / f"fold-{f}.json").read_text(encoding="utf-8"))
             self.trained_on[f] = set(body["trained_on_folds"])
             self.engines[f] = OfflineEngine(runtime, ranker=Ranker.from_dict(body), leave_out=self._leave_out(f))
+            trust_file = work / f"trust-fold-{f}.json"  # `tariff train trust`: fitted without fold f's items
+            if trust_file.is_file():
+                self.trusts[f] = Trust.load(trust_file)
         self.runtime, self.work = runtime, work
         self.scored: dict[int | None, int] = {}
         self.engines[0].classify("warm up: steel bolts")  # the shared caches, built once
@@ -50,4 +56,5 @@ class FoldScorer:
         if fold not in self.engines:  # an item the training never saw: the final model scores it
             final = Ranker.from_dict(json.loads((self.work / "final.json").read_text(encoding="utf-8")))
             self.engines[None] = OfflineEngine(self.runtime, ranker=final)
-        return self.engines[fold].classify(description, top=top)
+        result = self.engines[fold].classify(description, top=top)
+        return assess(result, self.runtime.catalog, trust=self.trusts.get(fold), packaged=fold is None)

@@ -42,6 +42,9 @@ class ItemOutcome:
     latency_ms: float = 0.0
     usage: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    top_by_level: dict[int, float] = field(default_factory=dict)  # the top answer's calibrated confidence per level
+    sets: dict[int, tuple[bool, bool, int, bool]] = field(default_factory=dict)  # level -> covered, listed, size, open
+    supported: bool | None = None  # the top answer has a supporting note, ruling or precedent
 
     @property
     def gold(self) -> str:
@@ -220,8 +223,10 @@ def accuracy_at_coverage(confidences: Sequence[float], correct: Sequence[bool], 
 
 
 def answer_correctness(outcomes: Sequence[ItemOutcome], level: int) -> list[tuple[float | None, bool]]:
-    """(top-1 confidence or None for an abstention, correct at `level`) for items whose gold has `level` digits."""
-    return [(o.confidence, matches(o.top, o.gold, level)) for o in outcomes if len(o.gold) >= level]
+    """(top-1 confidence at `level` - the calibrated one when the answer carries it, else its own - or None for an
+    abstention, correct at `level`) for items whose gold has `level` digits."""
+    return [(o.top_by_level.get(level, o.confidence) if o.confidence is not None else None,
+             matches(o.top, o.gold, level)) for o in outcomes if len(o.gold) >= level]
 
 
 def calibration(outcomes: Sequence[ItemOutcome], *, answer_level: int) -> dict[str, Any]:
@@ -231,7 +236,7 @@ def calibration(outcomes: Sequence[ItemOutcome], *, answer_level: int) -> dict[s
     100 % coverage equals top-1 accuracy at the answer level.
     """
     out: dict[str, Any] = {"answer_level": answer_level}
-    for key, level in (("", answer_level), ("_hs6", 6)):
+    for key, level in (("", answer_level), ("_hs6", 6), ("_hs4", 4)):
         pairs = answer_correctness(outcomes, level)
         answered = [(c, ok) for c, ok in pairs if c is not None]
         confs, oks = [c for c, _ in answered], [ok for _, ok in answered]
@@ -245,6 +250,22 @@ def calibration(outcomes: Sequence[ItemOutcome], *, answer_level: int) -> dict[s
         out[f"coverage_curve{key}"] = [
             [pct / 100, accuracy_at_coverage(ranked, right, pct / 100)] for pct in range(5, 101, 5)
         ]
+    return out
+
+
+def trust(outcomes: Sequence[ItemOutcome], *, answer_level: int) -> dict[str, Any]:
+    """Conformal sets per level (coverage counting open sets as covering a right code outside the candidates;
+    coverage by listed codes only; mean size; share open) and the share of top answers with a supporting note,
+    ruling or precedent."""
+    out: dict[str, Any] = {}
+    for key, level in (("", answer_level), ("_hs6", 6), ("_hs4", 4)):
+        got = [o.sets[level] for o in outcomes if level in o.sets]
+        out[f"set_n{key}"] = len(got)
+        for name, i in (("set_coverage", 0), ("set_coverage_listed", 1), ("set_open", 3)):
+            out[f"{name}{key}"] = sum(g[i] for g in got) / len(got) if got else None
+        out[f"set_size{key}"] = sum(g[2] for g in got) / len(got) if got else None
+    flags = [o.supported for o in outcomes if o.supported is not None]
+    out["supported_top1"] = sum(flags) / len(flags) if flags else None
     return out
 
 
@@ -340,6 +361,7 @@ def summarize(
     out.update(citations(outcomes))
     out.update(behaviour(outcomes))
     out.update(calibration(outcomes, answer_level=answer_level))
+    out.update(trust(outcomes, answer_level=answer_level))
     out.update(latency(outcomes, elapsed_s=elapsed_s))
     usage = usage_totals(outcomes)
     if usage["items_reporting"]:

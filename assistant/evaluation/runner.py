@@ -68,7 +68,30 @@ class Checker:
             latency_ms=latency_ms,
             usage=dict(result.usage) if result and result.usage else {},
             error=error,
+            top_by_level={int(k): float(v) for k, v in suggestions[0].confidence_by_level.items()}
+            if suggestions else {},
+            sets=set_outcomes(item.gold_codes, result) if result else {},
+            supported=bool(suggestions[0].support.by_note_or_precedent) if suggestions and suggestions[0].support
+            else None,
         )
+
+
+def set_outcomes(gold_codes: Sequence[str], result: Classification) -> dict[int, tuple[bool, bool, int, bool]]:
+    """Per level of the conformal sets: (covered, covered by a listed code, size, open). An open set covers a right
+    code that none of the candidates the trust model saw has (it says the right code may lie outside)."""
+    from ..engines.trust import packaged_trust
+
+    trust = packaged_trust()
+    pool = result.candidates[: trust.softmax_k if trust else 50]
+    out = {}
+    for cs in result.candidate_sets:
+        gold = {g[: cs.level] for g in gold_codes if len(g) >= cs.level}
+        if not gold:
+            continue
+        listed = bool(gold & set(cs.codes))
+        outside = not gold & {c.code[: cs.level] for c in pool}
+        out[cs.level] = (listed or (cs.open and outside), listed, len(cs.codes), cs.open)
+    return out
 
 
 @dataclass
@@ -195,11 +218,12 @@ def evaluate(
         from .crossval import FoldScorer
 
         scorer = FoldScorer(runtime, cv)
+        from ..engines.assessment import with_routing
         from ..engines.vague import apply_vagueness
 
         def system(text: str, **listing: Any) -> Classification:
             whole = listing_text(text, **listing)
-            return apply_vagueness(scorer.classify(whole, top=top), whole)
+            return with_routing(apply_vagueness(scorer.classify(whole, top=top), whole))
     else:
         system = lambda text, **listing: classify(text, engine=engine, top=top, runtime=runtime, **listing)  # noqa: E731
     engine_run = run_system(

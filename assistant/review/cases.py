@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 from ..auth import Principal
 from ..codes import normalize_code
 from ..config import Settings
-from ..engines import classify, get_engine
+from ..engines import classify, finish, get_engine
 from ..engines import registry as engine_registry
-from ..engines.precedents import follow_decided_case
-from ..engines.vague import apply_vagueness
 from ..engines.version import engine_version
 from ..errors import BackendUnavailable, ConflictError, InputError, NotFoundError
 from ..models import Classification
@@ -78,7 +76,8 @@ class Prepared:
 
 
 def prepare(desk: Desk, description: str, *, context: list[str], declared_code: str | None, engine: str | None,
-            top: int, org: str | None, attributes: dict | None = None, category: list[str] | None = None) -> Prepared:
+            top: int, org: str | None, attributes: dict | None = None, category: list[str] | None = None,
+            coverage: float | None = None) -> Prepared:
     """Classify and run the declared-code check: the slow part, done before taking the write lock."""
     description = check_text(description, "description", desk.settings)
     context = [check_text(c, "context item", desk.settings) for c in context if c and c.strip()]
@@ -88,7 +87,7 @@ def prepare(desk: Desk, description: str, *, context: list[str], declared_code: 
     chosen = get_engine(engine, runtime=runtime)
     with desk.slots.slot(org), engine_slot(engine):
         c = classify(description, context=context, attributes=attributes, category=category, engine=engine, top=top,
-                     runtime=runtime)
+                     coverage=coverage, runtime=runtime)
     return Prepared(c, declared, _risks(runtime, declared, c), engine_version(chosen, runtime))
 
 
@@ -120,8 +119,8 @@ def stream_case(desk: Desk, principal: Principal, description: str, *, declared_
                 result = event["classification"]
     if result is None:
         raise BackendUnavailable("the engine ended without an answer; try again")
-    # As engines.classify does: goods an officer decided before follow the case; vague goods get a question.
-    result = apply_vagueness(follow_decided_case(result, runtime, description), description)
+    # As engines.classify does: trust assessed, decided goods follow the case, vague goods get a question, routed.
+    result = finish(result, runtime, description)
     prepared = Prepared(result, declared, _risks(runtime, declared, result), engine_version(engine, runtime))
     with desk.db.write() as s:
         case = insert_case(s, principal, prepared, description=description, context=[],
@@ -138,6 +137,8 @@ def _set_engine_fields(case: Case, p: Prepared) -> None:
     case.clarifying_question, case.clarifying_options = c.clarifying_question, list(c.clarifying_options)
     case.abstained, case.abstain_reason = c.abstained, c.abstain_reason
     case.risk_flag, case.risk_reasons = bool(p.risk_reasons), list(p.risk_reasons)
+    case.routing = c.routing
+    case.candidate_sets = [cs.model_dump(mode="json") for cs in c.candidate_sets] or None
 
 
 def load(s: Session, principal: Principal, case_id: str) -> Case:
@@ -193,7 +194,8 @@ def create_case(
     if key and (existing := find_idempotent(desk.db, principal, "classifications", key, digest)):
         return get_case(desk, principal, existing, record_open=False)
     p = prepare(desk, req.description, context=req.context, declared_code=req.declared_code, engine=req.engine,
-                top=req.top, org=principal.org, attributes=req.attributes, category=req.category_path())
+                top=req.top, org=principal.org, attributes=req.attributes, category=req.category_path(),
+                coverage=req.coverage)
     with desk.db.write() as s:
         # Checked again under the write lock: a concurrent request with the same key may have just won.
         existing = idempotent_resource(s, principal, "classifications", key, digest) if key else None

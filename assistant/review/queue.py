@@ -7,6 +7,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import case as when
 
 from ..auth import Principal, principal_for
 from ..errors import AuthError, ConflictError, InputError
@@ -20,11 +21,17 @@ QUEUE_STATUSES = (*OPEN_STATUSES, Status.NEEDS_INFO)  # needs_info: waiting for 
 
 
 class Sort(str, Enum):
-    RISK = "risk"  # risk-flagged first, then oldest first (the default)
+    RISK = "risk"  # risk-flagged first, then by routing (review, quick_confirm, needs_information), oldest first
     OLDEST = "oldest"
     NEWEST = "newest"
     ORG = "org"
     REQUESTER = "requester"
+
+
+class Routing(str, Enum):
+    QUICK_CONFIRM = "quick_confirm"  # a 6-digit set of one and high calibrated confidence
+    REVIEW = "review"
+    NEEDS_INFORMATION = "needs_information"  # vague input, or a candidate set open or too large
 
 
 class QueueFilter(BaseModel):
@@ -34,6 +41,7 @@ class QueueFilter(BaseModel):
     org: str | None = Field(default=None, max_length=200, description="the requester's organisation (exact)")
     requester: str | None = Field(default=None, max_length=200, description="part of the requester's name")
     risk: bool | None = Field(default=None, description="true: risk-flagged only; false: unflagged only")
+    routing: Routing | None = Field(default=None, description="quick_confirm, review or needs_information")
     chapter: str | None = Field(default=None, pattern=r"^\d{2}$", description="chapter of the top suggestion, 2 digits")
     min_age_days: int | None = Field(default=None, ge=0, le=3650, description="waiting at least this many days")
     status: Status | None = Field(default=None, description="pending_review, override_pending_approval or needs_info")
@@ -50,8 +58,13 @@ class QueueForm(QueueFilter):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+# Within the risk-flagged and the unflagged cases: review first, then quick confirmations, then the cases that wait
+# for information from the requester.
+_ROUTING_ORDER = when((Case.routing == Routing.QUICK_CONFIRM.value, 1),
+                      (Case.routing == Routing.NEEDS_INFORMATION.value, 2), else_=0)
+
 _ORDER = {
-    Sort.RISK: (Case.risk_flag.desc(), Case.created_at, Case.id),
+    Sort.RISK: (Case.risk_flag.desc(), _ROUTING_ORDER, Case.created_at, Case.id),
     Sort.OLDEST: (Case.created_at, Case.id),
     Sort.NEWEST: (Case.created_at.desc(), Case.id),
     Sort.ORG: (Case.org, Case.created_at, Case.id),
@@ -78,6 +91,8 @@ def queue(desk: Desk, principal: Principal, *, filters: QueueFilter | None = Non
         stmt = stmt.where(func.lower(Case.requester_name).like(f"%{f.requester.strip().lower()}%"))
     if f.risk is not None:
         stmt = stmt.where(Case.risk_flag.is_(f.risk))
+    if f.routing is not None:
+        stmt = stmt.where(Case.routing == f.routing.value)
     if f.chapter:
         stmt = stmt.where(exists().where(and_(
             SuggestionRow.case_id == Case.id, SuggestionRow.round == Case.round, SuggestionRow.rank == 1,

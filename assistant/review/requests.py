@@ -61,6 +61,8 @@ class ClassificationRequest(BaseModel):
                                       description="the code the broker intends to declare (dots allowed)")
     engine: EngineName | None = Field(default=None, description="default: the server's (TARIFF_ENGINE)")
     top: int = Field(default=5, ge=1, le=20)
+    coverage: float = Field(default=0.9, ge=0.5, le=0.99, description="coverage of the conformal candidate set: it "
+                            "contains the right subheading with this probability (split conformal)")
     reference: Reference | None = Field(default=None, description="the broker's own reference")
     attributes: dict[AttributeName, AttributeScalar | Annotated[list[AttributeScalar], Field(max_length=20)]] | None = (
         Field(default=None, max_length=50, description="listing attributes, name -> value (material, gender, use, "

@@ -231,6 +231,15 @@ def _v6_keyed_audit(op: Operations) -> None:
     op.create_index("ix_web_sessions_key_id", "web_sessions", ["key_id"])
 
 
+def _v7_trust(op: Operations) -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("routing", sa.String(32), nullable=False, server_default="review"))
+        batch.add_column(sa.Column("candidate_sets", sa.JSON))
+    with op.batch_alter_table("suggestions") as batch:
+        batch.add_column(sa.Column("confidence_by_level", sa.JSON))
+        batch.add_column(sa.Column("support", sa.JSON))
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "initial schema", _v1_initial),
     (2, "listing attributes and category; abstention", _v2_listing_and_abstention),
@@ -238,6 +247,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (4, "the officer a case is assigned to", _v4_case_assignee),
     (5, "decision webhooks and their deliveries", _v5_webhooks),
     (6, "keyed audit, row event hashes, batch cancellation, web sessions", _v6_keyed_audit),
+    (7, "routing, candidate sets, confidence by level and citation support", _v7_trust),
 ]
 
 _version_table = sa.Table(

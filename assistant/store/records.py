@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..models import Suggestion
+from ..models import CandidateSet, Suggestion
 
 
 class Status(str, Enum):
@@ -94,6 +94,10 @@ class CaseView(BaseModel):
         default=None, description="set when the description does not read as English: add an English description")
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
+    routing: str = Field(default="review", description="quick_confirm (one subheading, high confidence), review, or "
+                         "needs_information (vague input, or a candidate set open or too large to review)")
+    candidate_set: CandidateSet | None = Field(default=None, description="the 6-digit conformal candidate set")
+    candidate_sets: list[CandidateSet] = Field(default_factory=list, description="the sets at 4, 6 and 10 digits")
     round: int = Field(description="1, then +1 each time added information re-classified the case")
     suggestions: list[Suggestion]
     decisions: list[DecisionView] = Field(default_factory=list)
@@ -118,6 +122,7 @@ class CaseSummary(BaseModel):
     declared_code: str | None = None
     risk_flag: bool = False
     risk_reasons: list[str] = Field(default_factory=list)
+    routing: str = Field(default="review", description="quick_confirm, review or needs_information")
     top_code: str | None = None
     top_description: str | None = None
     top_confidence: float | None = None

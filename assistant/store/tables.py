@@ -102,6 +102,10 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     assignee_key_id: Mapped[str | None] = mapped_column(String(32))  # the officer who claimed it (or was assigned)
     assignee_name: Mapped[str | None] = mapped_column(String(200))
+    routing: Mapped[str] = mapped_column(String(32), default="review", server_default="review")
+    candidate_sets: Mapped[list[Any] | None] = mapped_column(default=None)  # conformal sets at 4, 6, 10 digits
+    routing: Mapped[str] = mapped_column(String(32), default="review", server_default="review")
+    candidate_sets: Mapped[list[Any] | None] = mapped_column(default=None)  # conformal sets at 4, 6, 10 digits
 
 
 class SuggestionRow(Base):
@@ -121,6 +125,10 @@ class SuggestionRow(Base):
     rationale: Mapped[str] = mapped_column(Text)
     citations: Mapped[list[Any]] = mapped_column(default=list)
     general_rate: Mapped[str | None] = mapped_column(String(200))
+    confidence_by_level: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    support: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    confidence_by_level: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    support: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class Decision(Base):

@@ -27,6 +27,8 @@ def suggestion_rows(case: Case, c: Classification) -> list[SuggestionRow]:
             rationale=s.rationale,
             citations=[cit.model_dump(mode="json") for cit in s.citations],
             general_rate=s.general_rate,
+            confidence_by_level=dict(s.confidence_by_level) or None,
+            support=s.support.model_dump(mode="json") if s.support else None,
         )
         for i, s in enumerate(c.suggestions, start=1)
     ]
@@ -70,11 +72,15 @@ def view(s: Session, case: Case) -> CaseView:
         language_notice=language.notice(" ".join([case.description, *(case.context or [])])),
         risk_flag=case.risk_flag,
         risk_reasons=list(case.risk_reasons or []),
+        routing=case.routing or "review",
+        candidate_sets=list(case.candidate_sets or []),
+        candidate_set=next((cs for cs in case.candidate_sets or [] if cs.get("level") == 6), None),
         round=case.round,
         suggestions=[
             Suggestion(
                 code=r.code, display=r.display, level=r.level, description=r.description, path=r.path,
                 confidence=r.confidence, rationale=r.rationale, citations=r.citations, general_rate=r.general_rate,
+                confidence_by_level=r.confidence_by_level or {}, support=r.support,
             )
             for r in current_suggestions(s, case)
         ],
@@ -114,7 +120,7 @@ def summary(case: Case, top: SuggestionRow | None) -> CaseSummary:
         id=case.id, status=status, final_code=case.final_code, notice=NOTICES[status],
         description=case.description[:300], reference=case.reference, org=case.org,
         requester=Person(key_id=case.requester_key_id, name=case.requester_name), declared_code=case.declared_code,
-        risk_flag=case.risk_flag, risk_reasons=list(case.risk_reasons or []),
+        risk_flag=case.risk_flag, risk_reasons=list(case.risk_reasons or []), routing=case.routing or "review",
         top_code=top.code if top else None, top_description=top.description if top else None,
         top_confidence=top.confidence if top else None,
         declared_match=declared_match(case.declared_code, top.code if top else None),

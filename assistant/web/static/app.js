@@ -379,7 +379,37 @@
         }, c.label), c.kind === "ruling" && c.url
           ? el("a", { class: "ruling-link", href: c.url, rel: "noopener noreferrer", target: "_blank" }, "rulings.cbp.gov") : null))));
     }
-    return el("li", { class: "suggestion" }, head, confidence, evidence);
+    return el("li", { class: "suggestion" }, head, confidence, levelsLine(s), supportLine(s), evidence);
+  }
+
+  // Calibrated confidence per level: "heading 6109: 92 % · subheading 6109.10: 71 % · line 6109.10.00.12: 48 %".
+  function levelsLine(s) {
+    const names = { 4: "heading", 6: "subheading", 10: "line" };
+    const parts = Object.entries(s.confidence_by_level || {}).map(([lv, p]) => `${names[lv] || lv} ${dotted(s.code.slice(0, Number(lv)))}: ${pct(p)}`);
+    return parts.length ? el("p", { class: "levels small" }, parts.join(" · ")) : null;
+  }
+
+  function supportLine(s) {
+    if (!s.support) return null;
+    return el("p", { class: "support small" + (s.support.supported ? "" : " support-weak") }, s.support.summary);
+  }
+
+  function dotted(code) {
+    if (code.length <= 4) return code;
+    return [code.slice(0, 4), code.slice(4, 6), code.slice(6, 8), code.slice(8, 10)].filter(Boolean).join(".");
+  }
+
+  // The conformal set and the routing: "90 % set: 6109.10, 6109.90, 6105.10".
+  function trustNote(c) {
+    const cs = c.candidate_set;
+    const routing = { quick_confirm: "quick confirm", review: "review", needs_information: "needs information" }[c.routing] || c.routing;
+    const box = el("div", { class: "trust-note routing-" + c.routing, role: "note" },
+      el("span", { class: "pill" }, "Routing: " + routing));
+    if (cs) {
+      box.append(el("span", { class: "candidate-set" }, ` ${Math.round(cs.coverage * 100)} % set: ${cs.codes.map(dotted).join(", ")}`,
+        cs.open ? el("strong", {}, " — open: the right code may be none of these") : null));
+    }
+    return box;
   }
 
   function answerItem(c) {
@@ -392,6 +422,7 @@
         "the description does not say what the goods are well enough to decide a chapter. The codes below are not confident."));
     }
     if (c.suggestions.length) {
+      card.append(trustNote(c));
       card.append(el("ol", { class: "suggestions", "aria-label": "Suggested codes, best first" }, ...c.suggestions.map(suggestionItem)));
     } else {
       card.append(el("p", { class: "muted" }, "No tariff line matched. Add details: material, use, how it is made."));

@@ -1,0 +1,65 @@
+"""Assessing an answer for an officer: calibrated confidence per level, conformal candidate sets, citation support,
+and the routing of its case (quick_confirm, review, needs_information)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..models import CandidateSet, Classification
+from .support import check_support
+from .trust import DEFAULT_COVERAGE, CandidateSetResult, Trust, packaged_trust, route
+
+if TYPE_CHECKING:
+    from ..index.catalog import Catalog
+
+
+def check_coverage(coverage: float | None) -> float:
+    """The requested set coverage (default 90 %); InputError outside [0.5, 0.99]."""
+    if coverage is None:
+        return DEFAULT_COVERAGE
+    if not 0.5 <= float(coverage) <= 0.99:
+        raise InputError(f"coverage must be between 0.5 and 0.99 (got {coverage})")
+    return float(coverage)
+
+
+def assess(result: Classification, catalog: Catalog, *, coverage: float | None = None,
+           trust: Trust | None = None, packaged: bool = True) -> Classification:
+    """The answer with confidence_by_level, support and candidate sets. The calibrated probabilities come from the
+    offline ranker's candidates (what every engine's answer is drawn from); `confidence` becomes the calibrated
+    probability at the suggestion's own level. `packaged=False`: no trust model unless one is given (cross-validation
+    must not use the shipped one, fitted on every fold)."""
+    coverage = check_coverage(coverage)
+    trust = trust if trust is not None else (packaged_trust() if packaged else None)
+    pool = result.candidates
+    assessed = trust.assess([c.code for c in pool], [c.score for c in pool]) if trust and pool else {}
+    suggestions = []
+    for s in result.suggestions:
+        update: dict = {"support": check_support(s, result.description + ". " + ". ".join(result.context), catalog)}
+        if assessed:
+            by_level = {}
+            for lv, probs in assessed.items():
+                if len(s.code) >= lv:
+                    p = probs.get(s.code[:lv])
+                    by_level[str(lv)] = round(p if p is not None else trust.levels[lv].rest(0.0), 4)
+            update["confidence_by_level"] = by_level
+            own = max((lv for lv in assessed if len(s.code) >= lv), default=None)
+            if own is not None:
+                update["confidence"] = by_level[str(own)]
+        suggestions.append(s.model_copy(update=update))
+    sets: list[CandidateSet] = []
+    if assessed and suggestions:
+        chapter = suggestions[0].code[:2]
+        for lv, probs in assessed.items():
+            cs = trust.candidate_set(probs, lv, coverage=coverage, chapter=chapter)
+            sets.append(CandidateSet(coverage=coverage, level=lv, codes=list(cs.codes), open=cs.open))
+    six = next((s for s in sets if s.level == 6), None)
+    return result.model_copy(update={"suggestions": suggestions, "candidate_sets": sets, "candidate_set": six})
+
+
+def with_routing(result: Classification) -> Classification:
+    """The routing tag from the answer as it stands (after the vague-input check)."""
+    sets = {s.level: CandidateSetResult(s.level, s.coverage, tuple(s.codes), s.open) for s in result.candidate_sets}
+    top = result.suggestions[0].confidence_by_level.get("6") if result.suggestions else None
+    return result.model_copy(update={"routing": route(abstained=result.abstained, sets=sets, top6_confidence=top)})
+

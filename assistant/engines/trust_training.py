@@ -1,0 +1,225 @@
+"""`tariff train trust`: fit the trust model on the ranker's out-of-fold scores, with nested cross-validated figures.
+
+Every calibration map and conformal score is fitted on items the ranker never trained on (the ranker's out-of-fold
+scores, WORK/oof.jsonl.gz): the maps on about half of the folds, the conformal scores on the others. The figures
+reported are nested: fold k's items are judged by a trust model fitted on the other folds only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..evaluation.metrics import accuracy_at_coverage, ece
+from .trust import LEVELS, OUTSIDE, Isotonic, LevelModel, Trust, masses, softmax
+
+MIN_GROUPS = (10**9, 150)  # Mondrian by chapter off / on where a chapter has >= 150 calibration items
+
+
+@dataclass(frozen=True)
+class Record:
+    """One item's out-of-fold ranking: its candidates' codes and scores, gold codes, source and fold."""
+
+    dataset: str
+    fold: int
+    gold: tuple[str, ...]
+    codes: tuple[str, ...]
+    scores: tuple[float, ...]
+
+
+def load_records(path: str | Path) -> list[Record]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p} not found: it is written by `tariff train ranker --work DIR` (DIR/oof.jsonl.gz)")
+    with gzip.open(p, "rt", encoding="utf-8") as fh:
+        return [Record(r["dataset"], int(r["fold"]), tuple(r["gold"]), tuple(r["codes"]), tuple(r["scores"]))
+                for r in map(json.loads, fh)]
+
+
+def golds_at(rec: Record, level: int) -> set[str]:
+    """The gold codes at `level` digits (10 digits: only US 10-digit golds count)."""
+    return {g[:level] for g in rec.gold if len(g) >= level}
+
+
+def _raw(recs: list[Record], temperature: float, softmax_k: int) -> list[dict[int, dict[str, float]]]:
+    out = []
+    for r in recs:
+        probs = softmax(list(r.scores[:softmax_k]), temperature)
+        out.append({lv: masses(list(r.codes[:softmax_k]), probs, lv) for lv in LEVELS})
+    return out
+
+
+def fit_maps(raws: list[dict[str, float]], golds: list[set[str]]) -> tuple[Isotonic, Isotonic, Isotonic]:
+    """The level's three isotonic maps (best code, other codes, right code among the candidates)."""
+    tx, ty, rx, ry, ix, iy = [], [], [], [], [], []
+    for raw, gold in zip(raws, golds):
+        if not gold:
+            continue
+        for i, (code, p) in enumerate(raw.items()):
+            (tx if i == 0 else rx).append(p)
+            (ty if i == 0 else ry).append(float(code in gold))
+        ix.append(next(iter(raw.values()), 0.0))
+        iy.append(float(bool(gold & raw.keys())))
+    return Isotonic.fit(tx, ty), Isotonic.fit(rx, ry), Isotonic.fit(ix, iy)
+
+
+def nonconformity(calibrated: dict[str, float], gold: set[str]) -> float:
+    """LAC score: 1 - calibrated probability of the right code (of OUTSIDE when no candidate is right)."""
+    hit = [p for c, p in calibrated.items() if c in gold]
+    return 1.0 - (max(hit) if hit else calibrated[OUTSIDE])
+
+
+def fit_trust(recs: list[Record], *, temperature: float, softmax_k: int, min_group: int, meta: dict | None = None,
+              raws: list[dict[int, dict[str, float]]] | None = None) -> Trust:
+    """Split conformal: the calibration maps are fitted on the first folds, the conformal scores computed with those
+    same maps on the remaining folds (so the scores are exchangeable with a new request's)."""
+    raws = raws if raws is not None else _raw(recs, temperature, softmax_k)
+    folds = sorted({r.fold for r in recs})
+    fit_folds = set(folds[: max(1, (len(folds) + 1) // 2)])
+    levels: dict[int, LevelModel] = {}
+    for lv in LEVELS:
+        golds = [golds_at(r, lv) for r in recs]
+        idx = [i for i, r in enumerate(recs) if r.fold in fit_folds]
+        m = LevelModel(*fit_maps([raws[i][lv] for i in idx], [golds[i] for i in idx]), scores={})
+        scores: dict[str, list[float]] = {"all": []}
+        for i, r in enumerate(recs):
+            if r.fold in fit_folds and len(folds) > 1 or not golds[i]:
+                continue
+            s = round(nonconformity(m.calibrated(raws[i][lv]), golds[i]), 5)
+            scores["all"].append(s)
+            chapter = next(iter(raws[i][4]), "")[:2]
+            scores.setdefault(f"ch:{chapter}", []).append(s)
+        kept = {k: tuple(sorted(v)) for k, v in scores.items() if k == "all" or len(v) >= min(min_group, 10**6)}
+        levels[lv] = LevelModel(m.top, m.rest, m.inside, scores=kept)
+    return Trust(levels, temperature=temperature, softmax_k=softmax_k, min_group=min_group, meta=meta)
+
+
+def judge(trust: Trust, recs: list[Record], raws: list[dict[int, dict[str, float]]], *,
+          coverage: float = 0.9) -> list[dict]:
+    """Per item and level: the top code's calibrated confidence, right or not, and the conformal set's outcome."""
+    out = []
+    for r, raw in zip(recs, raws):
+        chapter = next(iter(raw[4]), "")[:2] or None
+        row: dict = {"dataset": r.dataset}
+        for lv in LEVELS:
+            gold = golds_at(r, lv)
+            if not gold:
+                continue
+            cal = trust.levels[lv].calibrated(raw[lv])
+            best = next(iter(raw[lv]), None)
+            cs = trust.candidate_set(cal, lv, coverage=coverage, chapter=chapter)
+            in_set = bool(gold & set(cs.codes))
+            row[lv] = {"conf": cal.get(best, 0.0) if best else 0.0, "ok": best in gold,
+                       "covered": in_set or (cs.open and not gold & raw[lv].keys()),
+                       "covered_closed": in_set, "size": len(cs.codes), "open": cs.open}
+        out.append(row)
+    return out
+
+
+def summarise(rows: list[dict]) -> dict[str, float | int | None]:
+    """ECE, set coverage / size / open share per level, and accuracy of the most confident half at 6 digits."""
+    out: dict[str, float | int | None] = {"n": len(rows)}
+    for lv in LEVELS:
+        got = [r[lv] for r in rows if lv in r]
+        key = {4: "hs4", 6: "hs6", 10: "hts10"}[lv]
+        if not got:
+            continue
+        confs, oks = [g["conf"] for g in got], [g["ok"] for g in got]
+        out[f"n_{key}"] = len(got)
+        out[f"top1_{key}"] = float(np.mean(oks))
+        out[f"ece_{key}"] = ece(confs, oks)
+        out[f"set_coverage_{key}"] = float(np.mean([g["covered"] for g in got]))
+        out[f"set_coverage_closed_{key}"] = float(np.mean([g["covered_closed"] for g in got]))
+        out[f"set_size_{key}"] = float(np.mean([g["size"] for g in got]))
+        out[f"set_open_{key}"] = float(np.mean([g["open"] for g in got]))
+        out[f"acc_top_half_{key}"] = accuracy_at_coverage(confs, oks, 0.5)
+    return out
+
+
+def nested_cv(recs: list[Record], *, temperature: float, softmax_k: int, min_group: int,
+              coverage: float = 0.9) -> dict[str, dict]:
+    """Figures per dataset (and "all"), each item judged by a trust model fitted without its fold."""
+    raws = _raw(recs, temperature, softmax_k)
+    rows: list[dict] = []
+    for f in sorted({r.fold for r in recs}):
+        train = [i for i, r in enumerate(recs) if r.fold != f]
+        test = [i for i, r in enumerate(recs) if r.fold == f]
+        t = fit_trust([recs[i] for i in train], temperature=temperature, softmax_k=softmax_k, min_group=min_group,
+                      raws=[raws[i] for i in train])
+        rows += judge(t, [recs[i] for i in test], [raws[i] for i in test], coverage=coverage)
+    by = {d: summarise([r for r in rows if r["dataset"] == d]) for d in sorted({r["dataset"] for r in rows})}
+    by["all"] = summarise(rows)
+    return by
+
+
+def fold_models(recs: list[Record], work: Path, *, temperature: float, softmax_k: int, min_group: int) -> None:
+    """WORK/trust-fold-K.json: fitted without fold K, for `tariff eval --cv` (each item judged out of fold)."""
+    for f in sorted({r.fold for r in recs}):
+        fit_trust([r for r in recs if r.fold != f], temperature=temperature, softmax_k=softmax_k,
+                  min_group=min_group).save(work / f"trust-fold-{f}.json")
+
+
+def deviation(figures: dict[str, dict], coverage: float) -> float:
+    """Mean distance of the 6-digit set coverage from its target over the sources (how Mondrian is chosen)."""
+    vals = [abs(m["set_coverage_hs6"] - coverage) for k, m in figures.items()
+            if k != "all" and m.get("set_coverage_hs6") is not None]
+    return float(np.mean(vals)) if vals else math.inf
+
+
+def model_card(figures: dict[int, dict[str, dict]], *, chosen: int, n: dict[str, int], command: str,
+               coverage: float, out: Path) -> str:
+    """The Markdown model card written beside the shipped trust model."""
+    import datetime as dt
+
+    cols = [("top1_hs6", "hs6 top-1"), ("ece_hs4", "ECE hs4"), ("ece_hs6", "ECE hs6"), ("ece_hts10", "ECE hts10"),
+            ("acc_top_half_hs6", "hs6 acc. most confident half"), ("set_coverage_hs4", "hs4 set coverage"),
+            ("set_size_hs4", "hs4 set size"), ("set_coverage_hs6", "hs6 set coverage"),
+            ("set_coverage_closed_hs6", "hs6 listed codes cover"), ("set_size_hs6", "hs6 set size"),
+            ("set_open_hs6", "hs6 open sets"), ("set_coverage_hts10", "hts10 set coverage"),
+            ("set_size_hts10", "hts10 set size"), ("set_open_hts10", "hts10 open sets")]
+
+    def cell(key: str, v: float | None) -> str:
+        if v is None:
+            return "–"
+        return f"{v:.1f}" if key.startswith("set_size") else (f"{v:.3f}" if key.startswith("ece") else f"{100 * v:.1f} %")
+
+    lines = [
+        "# Trust model (calibration and conformal sets) — model card", "",
+        f"Fitted {dt.datetime.now(dt.UTC).date().isoformat()}; file `{out.name}` "
+        f"({out.stat().st_size / 1024:.0f} KB, JSON: isotonic breakpoints and sorted calibration scores; no pickle).", "",
+        "## Rebuild", "", "```", command, "```", "",
+        "## Data", "",
+        "The shipped ranker's out-of-fold scores (`tariff train ranker --work DIR` writes DIR/oof.jsonl.gz): every item "
+        "ranked by the fold model that never saw it, with its fold's precedents not retrievable. Items:",
+        *[f"- `{k}`: {v}" for k, v in sorted(n.items())], "",
+        "## Method", "",
+        "- Raw probability of a heading / subheading / line: the ranker's softmax over its best 50 lines, summed "
+        "per prefix.",
+        "- Per level (4, 6, 10 digits), isotonic regression maps raw to calibrated probability: one map for the "
+        "level's best code, one for the others, and one for the probability that the right code is among the "
+        "candidates at all (the complement is the pseudo-code OUTSIDE).",
+        "- Candidate sets: split conformal prediction with the LAC score (1 - calibrated probability of the right "
+        "code, or of OUTSIDE when no candidate is right): the maps are fitted on about half of the folds and the "
+        "conformal scores computed with them on the others. A set that must include OUTSIDE to reach its coverage "
+        "is *open*.",
+        f"- Mondrian by the best answer's chapter where a chapter has >= 150 calibration items: "
+        f"{'on' if chosen < 10**6 else 'off'} (chosen by the nested CV below: the closer mean 6-digit coverage to "
+        "its target over the sources).",
+        "- 10-digit figures: US items only (UK codes count to 6 digits).", "",
+        f"## Nested cross-validation ({coverage:.0%} sets)", "",
+        "Fold k's items judged by a trust model fitted on the other folds only. \"Set coverage\" counts an open set as "
+        "covering an item whose right code is outside the candidates; \"listed codes cover\" does not.", "",
+    ]
+    for mg, by in figures.items():
+        lines += [f"### Mondrian {'on' if mg < 10**6 else 'off'}{' (shipped)' if mg == chosen else ''}", "",
+                  "| source | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
+        for name, m in by.items():
+            lines.append(f"| {name} | {m['n']} | " + " | ".join(cell(k, m.get(k)) for k, _ in cols) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"

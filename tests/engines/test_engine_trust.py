@@ -1,0 +1,86 @@
+"""Trust: calibration and conformal sets on synthetic scores whose right answers are known, and the routing tags."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from assistant.engines.trust import CandidateSetResult, Trust, masses, route, softmax
+from assistant.engines.trust_training import Record, fit_trust, judge, nested_cv, summarise
+
+
+def synthetic(n: int, *, seed: int, outside: float) -> list[Record]:
+    """Items whose right line is drawn from the candidates' own softmax (so scores are informative), or, with
+    probability `outside`, is a line none of the candidates is."""
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i in range(n):
+        k = 20
+        codes = [f"{rng.integers(10, 30):02d}{rng.integers(10, 20):02d}{rng.integers(10, 13):02d}{j:04d}"
+                 for j in range(k)]
+        codes = list(dict.fromkeys(codes))
+        scores = rng.normal(0, 1.5, len(codes))
+        probs = softmax(scores, 1.0)
+        gold = "9999999999" if rng.random() < outside else codes[rng.choice(len(codes), p=probs)]
+        recs.append(Record(dataset="synthetic", fold=i % 5, gold=(gold,), codes=tuple(codes),
+                           scores=tuple(float(s) for s in scores)))
+    return recs
+
+
+def test_masses_sum_prefixes_best_first():
+    got = masses(["6109100012", "6109100011", "6105100010"], np.array([0.5, 0.3, 0.2]), 6)
+    assert list(got) == ["610910", "610510"]
+    assert got["610910"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("outside", [0.0, 0.3])
+def test_conformal_sets_reach_their_coverage_on_fresh_items(outside):
+    train, test = synthetic(5000, seed=1, outside=outside), synthetic(3000, seed=2, outside=outside)
+    trust = fit_trust(train, temperature=1.0, softmax_k=50, min_group=10**9)
+    raws = [{lv: masses(list(r.codes), softmax(list(r.scores), 1.0), lv) for lv in (4, 6, 10)} for r in test]
+    figures = summarise(judge(trust, test, raws, coverage=0.9))
+    for key in ("hs4", "hs6", "hts10"):  # 90 % within sampling error (2,000 calibration and 3,000 test items)
+        assert 0.87 <= figures[f"set_coverage_{key}"] <= 0.94, (key, figures)
+    # With 30 % of right answers outside the candidates, a 90 % set must often admit it may be incomplete.
+    if outside:
+        assert figures["set_open_hts10"] > 0.2
+        assert figures["set_coverage_closed_hts10"] < 0.75
+    else:
+        assert figures["set_open_hts10"] < 0.05
+
+
+def test_calibrated_confidence_is_calibrated_out_of_fold():
+    figures = nested_cv(synthetic(3000, seed=3, outside=0.1), temperature=1.0, softmax_k=50, min_group=10**9)
+    for key in ("hs6", "hts10"):
+        assert figures["all"][f"ece_{key}"] < 0.04, figures["all"]
+    # Raw softmax confidences, ignoring the 10 % of right answers outside the candidates, are overconfident.
+    assert figures["all"]["top1_hts10"] < 0.9
+
+
+def test_higher_coverage_gives_larger_sets_and_the_model_round_trips(tmp_path):
+    recs = synthetic(2000, seed=4, outside=0.05)
+    trust = Trust.load(fit_trust(recs, temperature=1.0, softmax_k=50, min_group=10**9).save(tmp_path / "t.json"))
+    r = recs[0]
+    assessed = trust.assess(list(r.codes), list(r.scores))[6]
+    small = trust.candidate_set(assessed, 6, coverage=0.6, chapter=None)
+    large = trust.candidate_set(assessed, 6, coverage=0.95, chapter=None)
+    assert set(small.codes) <= set(large.codes)
+    assert len(large.codes) > len(small.codes) or large.open
+    assert trust.levels[6].threshold(0.999999, None, min_group=1) == math.inf  # beyond n+1 items: cannot be reached
+
+
+def _sets(codes: tuple[str, ...], *, open_: bool = False) -> dict[int, CandidateSetResult]:
+    return {6: CandidateSetResult(level=6, coverage=0.9, codes=codes, open=open_)}
+
+
+def test_routing_tags():
+    assert route(abstained=False, sets=_sets(("610910",)), top6_confidence=0.93) == "quick_confirm"
+    assert route(abstained=False, sets=_sets(("610910",)), top6_confidence=0.5) == "review"
+    assert route(abstained=False, sets=_sets(("610910", "610990")), top6_confidence=0.95) == "review"
+    assert route(abstained=False, sets=_sets(("610910",), open_=True), top6_confidence=0.95) == "needs_information"
+    six = tuple(f"6109{i:02d}" for i in range(6))
+    assert route(abstained=False, sets=_sets(six), top6_confidence=0.3) == "needs_information"
+    assert route(abstained=True, sets=_sets(("610910",)), top6_confidence=0.95) == "needs_information"
+    assert route(abstained=False, sets={}, top6_confidence=None) == "review"
