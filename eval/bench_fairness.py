@@ -1,7 +1,9 @@
 """Fairness: one organisation's heavy use must not slow another's (issue 17). A benchmark, not a test.
 
     PYTHONPATH=. .venv/bin/python eval/bench_fairness.py [--home TARIFF_HOME] [--seconds 20] [--batch-items 1000]
-                                                         [--json]
+                                                         [--no-hts] [--json]
+    # a smoke run (HS 2022 only, seconds not minutes; its figures are not the issue's):
+    PYTHONPATH=. .venv/bin/python eval/bench_fairness.py --no-hts --seconds 3 --batch-items 50
 
 Starts `uvicorn assistant.server:create_app --factory` on 127.0.0.1 (a free port) in a subprocess, on --home or a
 temporary TARIFF_HOME where HS 2022 (and, when ../shared/data has it, the US HTS 2025) is indexed first, with a
