@@ -1,7 +1,9 @@
 """Fairness: one organisation's heavy use must not slow another's (issue 17). A benchmark, not a test.
 
     PYTHONPATH=. .venv/bin/python eval/bench_fairness.py [--home TARIFF_HOME] [--seconds 20] [--batch-items 1000]
-                                                         [--json]
+                                                         [--no-hts] [--json]
+    # a smoke run (HS 2022 only, seconds not minutes; its figures are not the issue's):
+    PYTHONPATH=. .venv/bin/python eval/bench_fairness.py --no-hts --seconds 3 --batch-items 50
 
 Starts `uvicorn assistant.server:create_app --factory` on 127.0.0.1 (a free port) in a subprocess, on --home or a
 temporary TARIFF_HOME where HS 2022 (and, when ../shared/data has it, the US HTS 2025) is indexed first, with a
@@ -109,11 +111,13 @@ def batch_phase(url: str, heavy: list[str], light: str, items: int, timeout: flo
         big = [post(key, items) for key in heavy]
         t0 = time.perf_counter()
         small = post(light, 1)
+        state: dict = {}
         while time.perf_counter() - t0 < timeout:
-            state = client.get(f"/v1/batches/{small}", headers={"Authorization": f"Bearer {light}"}).json()
-            if state["status"] == "done":
+            r = client.get(f"/v1/batches/{small}", headers={"Authorization": f"Bearer {light}"})
+            state = r.json() if r.status_code == 200 else state  # a 429 on polling is not the batch's state
+            if state.get("status") == "done":
                 break
-            time.sleep(0.05)
+            time.sleep(0.1)
         waited = time.perf_counter() - t0
         progress = [client.get(f"/v1/batches/{b}", headers={"Authorization": f"Bearer {heavy[0]}"}).json()
                     for b in big]
@@ -122,7 +126,7 @@ def batch_phase(url: str, heavy: list[str], light: str, items: int, timeout: flo
                      for b in big]
         cancel_ms = (time.perf_counter() - t1) * 1000
     return {
-        "light_batch_s": round(waited, 2), "light_batch_status": state["status"],
+        "light_batch_s": round(waited, 2), "light_batch_status": state.get("status", "unknown"),
         "heavy_done_when_light_finished": [p["done"] for p in progress],
         "heavy_cancelled_items": [c.get("cancelled") for c in cancelled], "cancel_ms": round(cancel_ms, 1),
     }
@@ -152,6 +156,10 @@ def bench(args: argparse.Namespace, work: Path) -> int:
     home = args.home or work / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TARIFF_")}
     env.update(TARIFF_HOME=str(home), PYTHONUNBUFFERED="1", TARIFF_DATABASE_URL=f"sqlite:///{work / 'bench.db'}")
+    # The subprocesses run in `work`: a relative PYTHONPATH (the docstring's `PYTHONPATH=.`) must still name this
+    # checkout, not the temporary folder.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *(str(Path(p).resolve()) for p in
+                                                     os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)])
     for name in ("TARIFF_EMBED_CACHE_DIR", "TARIFF_EMBEDDING_MODEL", "TARIFF_EMBEDDING_RUNTIME"):
         if os.environ.get(name):
             env[name] = os.environ[name]
@@ -209,7 +217,8 @@ def bench(args: argparse.Namespace, work: Path) -> int:
         log.close()
     figures = {"search": search, "batches": batches,
                "goals": {"victim_p95_ms": GOAL_P95_MS, "light_batch_s": GOAL_BATCH_S}}
-    ok = search["victim_p95_ms"] < GOAL_P95_MS and batches["light_batch_s"] < GOAL_BATCH_S
+    ok = (search["victim_p95_ms"] < GOAL_P95_MS and batches["light_batch_status"] == "done"
+          and batches["light_batch_s"] < GOAL_BATCH_S)
     if args.json:
         print(json.dumps(figures))
     else:

@@ -17,14 +17,17 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def verify_cmd(
-    checkpoint: Annotated[list[Path] | None, typer.Option(
-        "--checkpoint", help="a checkpoint file written by `tariff audit checkpoint --to` (repeatable)")] = None,
+    checkpoint: Annotated[list[str] | None, typer.Option(
+        "--checkpoint", help="a checkpoint file or http(s) URL written by `tariff audit checkpoint --to` (repeatable)",
+    )] = None,
 ) -> None:
     """Check every link, every case and decision row, and the checkpoints given; exit 1 naming what disagrees."""
     from ..store import checkpoint as checkpoints
+    from ..store import checkpoint_url
     from ..store.audit_verify import verify
 
-    marks = [cp for path in checkpoint or [] for cp in checkpoints.read(path)]
+    marks = [cp for source in checkpoint or [] for cp in (
+        checkpoint_url.fetch(source) if checkpoint_url.is_url(source) else checkpoints.read(Path(source)))]
     with opened_database() as db:
         result = verify(db, checkpoints=marks)
     typer.echo(result.message())
@@ -36,13 +39,15 @@ def verify_cmd(
 
 @audit_app.command("checkpoint")
 def checkpoint_cmd(
-    to: Annotated[Path | None, typer.Option(
-        "--to", help="append the signed head to this file (keep it outside the database's reach)")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="append the signed head to this file, or POST it to this http(s) URL (an append-only receiver "
+                     "outside the database's reach)")] = None,
 ) -> None:
     """Verify the chain, then write its signed head (seq, hash, time, HMAC) as one JSON line."""
     import json
 
     from ..store import checkpoint as checkpoints
+    from ..store import checkpoint_url
     from ..store.audit_verify import verify
 
     with opened_database() as db:
@@ -55,7 +60,11 @@ def checkpoint_cmd(
     if to is None:
         typer.echo(json.dumps(cp.record()))
         return
-    checkpoints.append_to(to, cp)
+    if checkpoint_url.is_url(to):
+        checkpoint_url.post(to, cp)
+        typer.echo(f"checkpoint at event {cp.seq} sent to {checkpoint_url.shown(to)}", err=True)
+        return
+    checkpoints.append_to(Path(to), cp)
     typer.echo(f"checkpoint at event {cp.seq} appended to {to}", err=True)
 
 

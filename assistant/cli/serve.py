@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     import uvicorn
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-# Against slow or idle clients: an idle connection is closed after KEEP_ALIVE_SECONDS, a request head larger than
+# Against slow or idle clients: an idle connection is closed after KEEP_ALIVE_SECONDS, a request head not complete
+# HEAD_SECONDS after the connection (or the previous response) closes it (cli/serve_protocol.py), a head larger than
 # MAX_HEAD_BYTES is refused (h11 is chosen so that limit holds), past MAX_CONNECTIONS new requests get a 503.
 KEEP_ALIVE_SECONDS = 5
+HEAD_SECONDS = 10.0
 MAX_HEAD_BYTES = 16 * 1024
 MAX_CONNECTIONS = 256
 
@@ -55,7 +57,10 @@ def server_config(api: object, *, host: str, port: int) -> uvicorn.Config:
     """uvicorn's settings for `tariff serve`, with the limits above."""
     import uvicorn
 
-    return uvicorn.Config(api, host=host, port=port, log_level="info", http="h11",
+    from .serve_protocol import HeadDeadlineProtocol
+
+    protocol = type("ServeProtocol", (HeadDeadlineProtocol,), {"head_seconds": HEAD_SECONDS})
+    return uvicorn.Config(api, host=host, port=port, log_level="info", http=protocol,
                           timeout_keep_alive=KEEP_ALIVE_SECONDS, h11_max_incomplete_event_size=MAX_HEAD_BYTES,
                           limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=10)
 

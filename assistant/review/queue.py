@@ -16,6 +16,7 @@ from ..store.records import CasePage, CaseView, Status
 from ..store.tables import Case, SuggestionRow, utcnow
 from ..store.views import page, view
 from .cases import OPEN_STATUSES, Desk, load
+from .requests import NO_NUL
 
 QUEUE_STATUSES = (*OPEN_STATUSES, Status.NEEDS_INFO)  # needs_info: waiting for the requester, shown on request
 
@@ -37,15 +38,15 @@ class Routing(str, Enum):
 class QueueFilter(BaseModel):
     """What an officer narrows the queue to; every field is optional and they combine with AND."""
 
-    q: str | None = Field(default=None, max_length=200, description="words in the description or reference")
-    org: str | None = Field(default=None, max_length=200, description="the requester's organisation (exact)")
-    requester: str | None = Field(default=None, max_length=200, description="part of the requester's name")
+    q: str | None = Field(default=None, max_length=200, pattern=NO_NUL, description="words in the description or reference")
+    org: str | None = Field(default=None, max_length=200, pattern=NO_NUL, description="the requester's organisation (exact)")
+    requester: str | None = Field(default=None, max_length=200, pattern=NO_NUL, description="part of the requester's name")
     risk: bool | None = Field(default=None, description="true: risk-flagged only; false: unflagged only")
     routing: Routing | None = Field(default=None, description="quick_confirm, review or needs_information")
     chapter: str | None = Field(default=None, pattern=r"^\d{2}$", description="chapter of the top suggestion, 2 digits")
     min_age_days: int | None = Field(default=None, ge=0, le=3650, description="waiting at least this many days")
     status: Status | None = Field(default=None, description="pending_review, override_pending_approval or needs_info")
-    assignee: str | None = Field(default=None, max_length=200, description="'me', 'none', or an officer's key id")
+    assignee: str | None = Field(default=None, max_length=200, pattern=NO_NUL, description="'me', 'none', or an officer's key id")
     sort: Sort | None = Sort.RISK
 
 

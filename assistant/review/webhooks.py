@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -60,8 +61,13 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # no column of PostgreSQL holds NUL; none of these belongs in a URL
+
+
 def check_url(url: str) -> str:
     """An http(s) URL with a host and no credentials (they would be stored and logged in clear)."""
+    if _CONTROL.search(url):
+        raise InputError("a webhook URL must not contain control characters (NUL, newlines)")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("a webhook URL must be http:// or https:// with a host")
@@ -81,6 +87,8 @@ def add(db: Database, principal: Principal | None, *, org: str, url: str) -> New
     org = (org or "").strip()
     if not org:
         raise InputError("a webhook needs the organisation whose decisions it receives")
+    if _CONTROL.search(org):
+        raise InputError("a webhook's organisation must not contain control characters (NUL, newlines)")
     hook = Webhook(id=new_id(), org=org, url=check_url(url), secret=secrets.token_urlsafe(32),
                    created_by=principal.name if principal else "cli", created_at=utcnow())
     with db.write() as s:

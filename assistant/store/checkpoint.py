@@ -1,6 +1,7 @@
-"""Signed checkpoints of the audit chain's head, kept outside the database (an append-only file of the operator's).
+"""Signed checkpoints of the audit chain's head, kept outside the database (an append-only file or an HTTP
+receiver of the operator's: store/checkpoint_url.py).
 
-A checkpoint is one JSON line {"seq", "hash", "time", "mac"} with mac = HMAC-SHA256 under the audit key. The
+A checkpoint is one JSON object {"seq", "hash", "time", "mac"} with mac = HMAC-SHA256 under the audit key. The
 chain must still hold event `seq` with that hash: deleting the newest events and rolling back `audit_head`, or
 rewriting the chain from scratch, cannot match a checkpoint taken before.
 """
@@ -30,7 +31,7 @@ class Checkpoint:
     hash: str
     time: str
     mac: str
-    line: int = 0
+    where: str = ""  # "line 3" of a file, "item 2" of a JSON list: named in every problem found
 
     def record(self) -> dict[str, Any]:
         return {"seq": self.seq, "hash": self.hash, "time": self.time, "mac": self.mac}
@@ -49,36 +50,65 @@ def sign(key: bytes, seq: int, hash_: str) -> Checkpoint:
 
 def append_to(path: Path, cp: Checkpoint) -> None:
     """Append one line to `path` (created 0600); an existing file is only ever appended to."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as f:
-        f.write(json.dumps(cp.record()) + "\n")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write(json.dumps(cp.record()) + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot append to checkpoint file {str(path)[:200]}: {exc.strerror}") from None
 
 
 def read(path: Path) -> list[Checkpoint]:
     """Every checkpoint in the file; InputError naming the first line that is not one."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read checkpoint file {str(path)[:200]}: {exc.strerror}") from None
-    out: list[Checkpoint] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"cannot read checkpoint file {str(path)[:200]}: {reason}") from None
+    return parse(text, origin=f"checkpoint file {str(path)[:200]}")
+
+
+def parse(text: str, *, origin: str) -> list[Checkpoint]:
+    """Checkpoints from JSON Lines (the file's form), a JSON list, or one JSON object; InputError names `origin`."""
+    body = text.strip()
+    whole = None
+    if body[:1] == "[" or (body[:1] == "{" and "\n" in body):  # a list, or one object over several lines
         try:
-            d = json.loads(line)
-            out.append(Checkpoint(int(d["seq"]), str(d["hash"]), str(d["time"]), str(d["mac"]), n))
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"checkpoint file {str(path)[:200]}, line {n}: not a checkpoint") from None
+            whole = json.loads(body)
+        except ValueError:
+            if body[:1] == "[":
+                raise InputError(f"{origin}: not a JSON list of checkpoints") from None
+    if isinstance(whole, list):
+        records = [(f"item {n}", d) for n, d in enumerate(whole, 1)]
+    elif isinstance(whole, dict):
+        records = [("item 1", whole)]
+    else:  # JSON Lines, one checkpoint a line
+        records = [(f"line {n}", _json(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    out = [_checkpoint(d, where, origin) for where, d in records]
     if not out:
-        raise InputError(f"checkpoint file {str(path)[:200]} holds no checkpoint")
+        raise InputError(f"{origin} holds no checkpoint")
     return out
+
+
+def _json(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None  # reported as "not a checkpoint" with its line number
+
+
+def _checkpoint(d: Any, where: str, origin: str) -> Checkpoint:
+    try:
+        return Checkpoint(int(d["seq"]), str(d["hash"]), str(d["time"]), str(d["mac"]), where)
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{origin}, {where}: not a checkpoint") from None
 
 
 def compare(marks: list[Checkpoint], result: Verification, seen: dict[int, str], key: bytes | None) -> list[str]:
     """Problems between the chain and its checkpoints: a forged checkpoint, lost events, a rewritten event."""
     problems: list[str] = []
     for cp in marks:
-        where = f"checkpoint of {cp.time} (line {cp.line})"
+        where = f"checkpoint of {cp.time} ({cp.where})"
         if not key or not hmac.compare_digest(_mac(key, cp.seq, cp.hash, cp.time), cp.mac):
             problems.append(f"{where} is not signed by this audit key")
         elif result.broken_at is not None and cp.seq >= result.broken_at:

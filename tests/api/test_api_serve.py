@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.cli.serve_protocol import HeadDeadlineProtocol
+
 pytestmark = pytest.mark.slow
 TARIFF = Path(sys.executable).with_name("tariff")
 
@@ -111,5 +113,55 @@ def test_serve_sets_timeouts_for_slow_clients():
     config = serve.server_config(object(), host="127.0.0.1", port=8000)
     assert isinstance(config, uvicorn.Config)
     assert config.timeout_keep_alive == serve.KEEP_ALIVE_SECONDS <= 10
-    assert config.http == "h11" and config.h11_max_incomplete_event_size == serve.MAX_HEAD_BYTES <= 64 * 1024
+    assert issubclass(config.http, HeadDeadlineProtocol) and config.http.head_seconds == serve.HEAD_SECONDS <= 30
+    assert config.h11_max_incomplete_event_size == serve.MAX_HEAD_BYTES <= 64 * 1024
     assert config.limit_concurrency == serve.MAX_CONNECTIONS
+
+
+def test_a_silent_or_slow_client_is_disconnected(monkeypatch):
+    """uvicorn times out idle keep-alive only after a response; a head must also arrive in time (issue 17)."""
+    import threading
+
+    import uvicorn
+
+    from assistant.cli import serve
+
+    async def hello(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    monkeypatch.setattr(serve, "HEAD_SECONDS", 1.0)
+    port = free_port()
+    config = serve.server_config(hello, host="127.0.0.1", port=port)
+    config.lifespan, config.log_level = "off", "warning"
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def closed_after(first: bytes, *, then: bytes = b"") -> tuple[float, bytes]:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                t0 = time.monotonic()
+                c.sendall(first)
+                got = b""
+                while chunk := c.recv(4096):
+                    got += chunk
+                    if then and b"\r\n\r\nok" in got:
+                        c.sendall(then)
+                        then = b""
+                return time.monotonic() - t0, got
+
+        silent, nothing = closed_after(b"")
+        assert 0.9 <= silent < 4 and nothing == b""
+        partial, nothing = closed_after(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        assert 0.9 <= partial < 4 and nothing == b""
+        # A complete request is answered; the next head on the same connection has the same deadline.
+        kept, answered = closed_after(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", then=b"GET / HTTP/1.1\r\n")
+        assert answered.startswith(b"HTTP/1.1 200") and answered.count(b"HTTP/1.1 200") == 1 and kept < 4
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

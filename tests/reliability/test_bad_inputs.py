@@ -194,3 +194,38 @@ def assert_scripts_are_inert(html: str) -> None:
             json.loads(body)
         else:
             assert "src=" in attrs, attrs
+
+
+# ---------------------------------------------------------------- NUL, which no PostgreSQL column can hold
+
+
+def test_nul_is_refused_by_every_field_that_takes_text(api):
+    """Each field refuses NUL before it reaches the database or a query (issue 17: "NUL refused everywhere");
+    descriptions, references, batch items and the web chat have their own tests."""
+    case = api.post("/v1/classifications", "broker", json={"description": T_SHIRT}).json()
+    csv_body = {"content": b"d\nWood screws\n", "headers": {"Content-Type": "text/csv"}}
+    refused = {
+        "decision reason": api.post(f"/v1/classifications/{case['id']}/decisions", "officer",
+                                    json={"action": "reject", "reason": "vague\x00"}),
+        "information": api.post(f"/v1/classifications/{case['id']}/info", "broker", json={"text": "oak\x00"}),
+        "key name": api.post("/v1/keys", "admin", json={"name": "Bea\x00", "role": "officer"}),
+        "key organisation": api.post("/v1/keys", "admin", json={"name": "Bea", "role": "broker", "org": "ac\x00me"}),
+        "webhook organisation": api.post("/v1/webhooks", "admin",
+                                         json={"org": "ac\x00me", "url": "https://example.com/hook"}),
+        "webhook URL": api.post("/v1/webhooks", "admin", json={"org": "acme", "url": "https://exa\x00mple.com/hook"}),
+        "code search": api.get("/v1/codes?q=cot%00ton", "broker"),
+        "passage search": api.get("/v1/search?q=cot%00ton", "broker"),
+        "CSV column name": api.post("/v1/batches?description_column=d%00", "broker", **csv_body),
+        **{f"queue filter {f}": api.get(f"/v1/review/queue?{f}=a%00", "officer")
+           for f in ("q", "org", "requester", "assignee")},
+    }
+    for what, r in refused.items():
+        assert r.status_code == 422, (what, r.status_code, r.text[:200])
+        assert_json_4xx(r, 422, "invalid_input")
+    officer = api.browser("officer")  # the officer's web form and the queue page's filters
+    token = re.search(r'name="csrf-token" content="([^"]+)"', officer.get(f"/cases/{case['id']}").text).group(1)
+    r = officer.post(f"/cases/{case['id']}/decide", data={"action": "reject", "reason": "vague\x00", "csrf_token": token})
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    assert officer.get("/queue?q=a%00").status_code == 422
+    assert api.get(f"/v1/classifications/{case['id']}", "broker").json()["status"] == "pending_review"
+    assert api.get("/v1/webhooks", "admin").json() == []

@@ -10,24 +10,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import pytest
 from api_support import SCREWS, T_SHIRT
 
 from assistant import review
 from assistant.auth import principal_for
 from assistant.cli import main
-from assistant.config import get_settings
 from assistant.store import audit, audit_verify
-
-
-@pytest.fixture
-def cli_env(api, monkeypatch):
-    """Point the CLI at the test app's database."""
-    monkeypatch.setenv("TARIFF_DATABASE_URL", api.desk.settings.sqlalchemy_url)
-    monkeypatch.setenv("TARIFF_HOME", str(api.desk.settings.home))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _tamper(api, sql: str) -> None:

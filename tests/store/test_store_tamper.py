@@ -23,16 +23,6 @@ from assistant.store import audit, audit_verify, migrations
 from assistant.store.db import Database
 
 
-@pytest.fixture
-def cli_env(api, monkeypatch):
-    """Point the CLI at the test app's database and home (where its audit key lives)."""
-    monkeypatch.setenv("TARIFF_DATABASE_URL", api.desk.settings.sqlalchemy_url)
-    monkeypatch.setenv("TARIFF_HOME", str(api.desk.settings.home))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 def _sql(api, sql: str, **params: Any) -> None:
     """A write straight to the database, bypassing the application (no audit key involved)."""
     with api.desk.db.engine.begin() as conn:

@@ -15,6 +15,7 @@ from ...engines import registry as engine_registry
 from ...errors import InputError, UnsupportedMediaType
 from ...review import batches, csv_input
 from ...review.batches import BatchItemIn, BatchRequest
+from ...review.requests import NO_NUL
 from ...store.records import BatchResults, BatchView
 from ..deps import Broker, DeskDep, IdempotencyKey, Reader, WorkerDep
 from ..errors import error_responses
@@ -87,7 +88,7 @@ async def _read_request(
     raise UnsupportedMediaType("send application/json, multipart/form-data (a CSV 'file') or text/csv")
 
 
-Column = Annotated[str | None, Query(max_length=100, description="CSV header holding this field (default: its name)")]
+Column = Annotated[str | None, Query(max_length=100, pattern=NO_NUL, description="CSV header holding this field (default: its name)")]
 
 
 @router.post(

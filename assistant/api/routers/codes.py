@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from ...index.code_search import MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ...review import lookup
 from ...review.lookup import MAX_MATCHES, CodeMatches, CodeView
-from ...review.requests import CODE_PATTERN
+from ...review.requests import CODE_PATTERN, NO_NUL
 from ..deps import DeskDep, Lookup
 from ..errors import error_responses
 
@@ -33,7 +33,7 @@ def find_codes(
     principal: Lookup,
     prefix: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9.\s\-]*$",
                                         description="leading digits; dots and spaces ignored")] = None,
-    q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, pattern=NO_NUL,
                                    description=f"words of the description (at most {MAX_QUERY_WORDS})")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_MATCHES)] = MAX_MATCHES,
 ) -> CodeMatches:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from ...models import SourceKind
 from ...review import lookup
 from ...review.lookup import PassageView, SearchHit
+from ...review.requests import NO_NUL
 from ..deps import DeskDep, Lookup
 from ..errors import error_responses
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 def search(
     desk: DeskDep,
     principal: Lookup,
-    q: Annotated[str, Query(min_length=1, max_length=500)],
+    q: Annotated[str, Query(min_length=1, max_length=500, pattern=NO_NUL)],
     kind: SourceKind | None = None,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[SearchHit]:
