@@ -9,6 +9,8 @@ How a request is ranked:
    precedent votes, the code prior, note exclusions, stated-fact contradictions, the line's shape).
 4. The ranker (ranker.py, trained by `tariff train ranker` with grouped cross-validation) scores the rows;
    confidences are a softmax at a temperature fitted on out-of-fold scores.
+5. Lines a stated fact contradicts (facets.contradictions: "not of cotton" against "Of cotton") go below every other
+   line and get no share of the confidence: what the requester states outranks statistical evidence.
 """
 
 from __future__ import annotations
