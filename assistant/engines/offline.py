@@ -322,7 +322,8 @@ class OfflineEngine:
             description=description,
             context=list(context or []),
             suggestions=suggestions,
-            candidates=[Candidate(code=c.line.code, score=round(c.score, 5)) for c in ev.candidates[:100]],
+            candidates=[Candidate(code=c.line.code, score=round(c.score, 5), contradicted=bool(c.contradicted))
+                        for c in ev.candidates[:100]],
             engine=self.name,
             model=None,
             edition=catalog.nomenclature.edition,
