@@ -224,12 +224,13 @@ def batch_results(desk: Desk, principal: Principal, batch_id: str) -> BatchResul
 
 
 def _routing(c: Case | None) -> str | None:
-    """Where the item's case went: an officer's priority review (risk flag), the normal review, or decided."""
+    """Where the item's case went: decided, an officer's priority review (risk flag), or its routing tag
+    (quick_confirm, review, needs_information)."""
     if c is None:
         return None
     if Status(c.status) not in (Status.PENDING_REVIEW, Status.OVERRIDE_PENDING_APPROVAL, Status.NEEDS_INFO):
         return "decided"
-    return "priority_review" if c.risk_flag else "review"
+    return "priority_review" if c.risk_flag else (c.routing or "review")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -193,7 +193,8 @@ class BatchResult(BaseModel):
     notice: str | None = None
     top_description: str | None = None
     top_general_rate: str | None = Field(default=None, description="general duty rate of the top suggestion")
-    routing: str | None = Field(default=None, description="priority_review (risk flag) | review | decided")
+    routing: str | None = Field(default=None, description="decided | priority_review (risk flag) | quick_confirm | "
+                                "review | needs_information")
 
 
 class BatchResults(BaseModel):
