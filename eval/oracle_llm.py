@@ -2,10 +2,12 @@
 
     python eval/oracle_llm.py DATASET [--port N] [--accuracy P] [--seed S]          # serve until Ctrl-C
     python eval/oracle_llm.py DATASET --eval [--strategy walk|oneshot] [--limit N]   # serve, run `tariff eval`, stop
+        [--leave-out-source NAME] [--log steps.jsonl]
 
 For the dataset item whose description is quoted in the prompt, it answers every step with the gold option whenever
-one is offered: the gold heading (heading step); the gold code, else its longest offered ancestor (subheading and
-line steps; the gold line in the one-shot prompt); else, at every step, the offered code sharing the most leading
+one is offered: the gold heading (heading step), or "none fits" when the gold heading is not offered and the step's
+schema lets the model say so; the gold code, else its longest offered ancestor (chapter, subheading and line steps;
+the gold line in the one-shot prompt); else, at every step, the offered code sharing the most leading
 digits with the gold, if at least its heading (what a perfect model would choose when the gold line is not
 offered, or retired since the ruling). Otherwise it answers the first option, as a model with nothing better would. With --accuracy P each
 answer is right only with probability P (else a random other option), seeded by (seed, item, step, options) so a
@@ -39,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from assistant.evaluation.dataset import EvalItem, load_dataset  # noqa: E402
 
 FINGERPRINT = "tariff-oracle"
+NONE = "none"  # the pseudo-option of a heading step whose schema has `none_fits`
 _QUOTED = re.compile(r"<<<DESCRIPTION\n(.*?)\nDESCRIPTION>>>", re.DOTALL)
 _OPTION = re.compile(r"^\s*([A-Z]\d+) \| ([\d.]+) \|", re.MULTILINE)
 
@@ -72,6 +75,9 @@ class Oracle:
         if "Your answer has these problems" in user:  # a repair turn: the options are in the first user message
             user = next(str(m.get("content") or "") for m in messages if m.get("role") == "user")
         options = [(cid, code.replace(".", "")) for cid, code in _OPTION.findall(user)]
+        schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+        if options and "none_fits" in (schema.get("properties") or {}):
+            options.append(("", NONE))
         item = self.item(prompt)
         if not options:
             self.log.append((item.id if item else None, step, [], None))
@@ -100,7 +106,7 @@ class Oracle:
         gold = item.gold
         codes = [code for _, code in options]
         if step == "heading":
-            return codes.index(gold[:4]) if gold[:4] in codes else None
+            return codes.index(gold[:4]) if gold[:4] in codes else codes.index(NONE) if NONE in codes else None
         if gold in codes:
             return codes.index(gold)
         ancestors = [i for i, c in enumerate(codes) if gold.startswith(c)]
@@ -113,13 +119,17 @@ class Oracle:
 
     @staticmethod
     def _is_gold(item: EvalItem, step: str, code: str) -> bool:
+        if code == NONE:
+            return False
         return code[:4] == item.gold[:4] if step == "heading" else item.gold.startswith(code) or code == item.gold
 
     def _reply(self, step: str, code: str | None, cid: str | None, why: str) -> dict[str, Any]:
-        chosen = [] if code is None else [{"code": code, "confidence": 0.9, "cited_ids": [cid],
-                                           "rationale": f"Oracle: {why}."}]
-        out: dict[str, Any] = {("headings" if step == "heading" else "suggestions"): chosen,
-                               "clarifying_question": None, "clarifying_options": []}
+        chosen = [] if code in (None, NONE) else [{"code": code, "confidence": 0.9, "cited_ids": [cid],
+                                                   "rationale": f"Oracle: {why}."}]
+        key = {"heading": "headings", "chapter": "chapters"}.get(step, "suggestions")
+        out: dict[str, Any] = {key: chosen, "clarifying_question": None, "clarifying_options": []}
+        if code == NONE:
+            out["none_fits"] = True
         if step in ("subheading", "line"):
             out["excluded_by"] = None
         return out
@@ -215,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", default="walk", help="TARIFF_LLM_STRATEGY for --eval: walk | oneshot")
     parser.add_argument("--limit", type=int, default=None, help="--eval: only the first N items")
     parser.add_argument("--out", type=Path, default=None, help="--eval: report folder")
+    parser.add_argument("--leave-out-source", action="append", default=[], metavar="NAME",
+                        help="--eval: never retrieve precedents of this ingested source (the dataset's own); repeatable")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="write what each step offered and what the oracle answered (JSONL: id, step, offered, "
+                             "answered) to this file, to see where the gold is lost")
     args = parser.parse_args(argv)
     if not 0.0 <= args.accuracy <= 1.0:
         parser.error("--accuracy must be between 0 and 1")
@@ -232,7 +247,13 @@ def main(argv: list[str] | None = None) -> int:
             f"oracle-{args.dataset.stem}-{args.strategy}-p{args.accuracy:g}" + (f"-n{args.limit}" if args.limit else ""))
         command = [sys.executable, "-m", "assistant", "eval", str(args.dataset), "--engine", "llm", "--out", str(out)]
         command += ["--limit", str(args.limit)] if args.limit else []
-        return subprocess.call(command, env=env, cwd=ROOT)
+        command += [a for name in args.leave_out_source for a in ("--leave-out-source", name)]
+        code = subprocess.call(command, env=env, cwd=ROOT)
+    if args.log:
+        with args.log.open("w", encoding="utf-8") as fh:
+            for ident, step, offered, answered in oracle.log:
+                fh.write(json.dumps({"id": ident, "step": step, "offered": offered, "answered": answered}) + "\n")
+    return code
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ def eval_command(
     top: Annotated[int, typer.Option(help="suggestions asked of each system")] = 5,
     cv: Annotated[Path | None, typer.Option(help="cross-validated: a `tariff train ranker` work folder; each item "
                                                  "is scored by the fold model that never saw it")] = None,
+    leave_out_source: Annotated[list[str] | None, typer.Option(
+        "--leave-out-source", help="never retrieve precedents of this ingested source (e.g. the dataset's own); "
+                                   "repeatable")] = None,
 ) -> None:
     """Classify every item, score it at 2/4/6/8/10 digits, and write metrics.json, report.md, plots, predictions."""
     from ..evaluation.dataset import load_dataset
@@ -44,7 +47,8 @@ def eval_command(
     engine = (engine or runtime.settings.engine or "offline").lower()
     if cv is not None and engine != "offline":
         raise InputError("--cv scores the offline engine's ranker; use --engine offline")
-    run = evaluate(items, runtime=runtime, dataset=dataset, engine=engine, top=top, baselines=baselines, cv=cv)
+    run = evaluate(items, runtime=runtime, dataset=dataset, engine=engine, top=top, baselines=baselines, cv=cv,
+                   leave_out_sources=_known_sources(runtime, leave_out_source or []))
     metrics = run.metrics()
     out_dir = out or default_out_dir(dataset, engine)
     paths = write_run(run, out_dir, metrics=metrics)
@@ -63,5 +67,19 @@ def eval_command(
     for key in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
         if f"{key}_mean" in per:
             typer.echo(f"{key + ' per item':<22}median {per[f'{key}_median']:.6g}, mean {per[f'{key}_mean']:.6g}")
+    if metrics.get("left_out_sources"):
+        typer.echo(f"precedents never retrieved: sources {', '.join(metrics['left_out_sources'])}")
     if metrics.get("oracle"):
         typer.echo(f"ORACLE RUN ({metrics['oracle']}): a ceiling, not a model's accuracy")
+
+
+def _known_sources(runtime: object, names: list[str]) -> list[str]:
+    """The names, checked against the precedent sources ingested (a typo must not leave nothing out, silently)."""
+    from ..models import SourceKind
+
+    ingested = {str(p.meta.get("dataset")) for p in runtime.catalog.by_kind.get(SourceKind.PRECEDENT, [])}
+    unknown = [n for n in names if n not in ingested]
+    if unknown:
+        raise InputError(f"--leave-out-source: no precedents of source {', '.join(map(repr, unknown))} are ingested"
+                         f" (ingested: {', '.join(sorted(ingested)) or 'none'})")
+    return list(dict.fromkeys(names))

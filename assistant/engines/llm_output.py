@@ -42,12 +42,22 @@ def response_format(name: str, description: str, schema: dict[str, Any]) -> dict
 RESPONSE_FORMAT = response_format("classification", "ranked tariff code suggestions", SCHEMA)
 _QUESTION = {"clarifying_question": {"type": ["string", "null"]},
              "clarifying_options": {"type": "array", "items": {"type": "string"}}}
-# The tree walk: step 1 names one heading (two when GRI 3 decides); later steps name subheadings or lines, or the
-# note that excludes the goods from the chosen heading (the walk then backtracks).
-HEADING_FORMAT = response_format("heading", "the heading, or two when GRI 3 decides", {
+# The tree walk: step 1 names one heading (two when GRI 3 decides), or says that none of the offered headings fits
+# (the walk then shows the chapters, and the headings of the chapter chosen); later steps name subheadings or lines,
+# or the note that excludes the goods from the chosen heading (the walk then backtracks).
+def heading_format(*, may_decline: bool) -> dict[str, Any]:
+    """The schema of the heading step; with `may_decline`, the model may answer that no listed heading fits."""
+    decline = {"none_fits": {"type": "boolean", "description": "true when no listed heading covers the goods"}}
+    properties = {"headings": {"type": "array", "items": _ITEM}, **(decline if may_decline else {}), **_QUESTION}
+    return response_format("heading", "the heading, or two when GRI 3 decides", {
+        "type": "object", "properties": properties, "required": list(properties), "additionalProperties": False,
+    })
+
+
+CHAPTER_FORMAT = response_format("chapter", "the chapter, or two when GRI 3 decides", {
     "type": "object",
-    "properties": {"headings": {"type": "array", "items": _ITEM}, **_QUESTION},
-    "required": ["headings", "clarifying_question", "clarifying_options"],
+    "properties": {"chapters": {"type": "array", "items": _ITEM}, **_QUESTION},
+    "required": ["chapters", "clarifying_question", "clarifying_options"],
     "additionalProperties": False,
 })
 

@@ -63,6 +63,8 @@ def render_report(m: dict[str, Any], outcomes: Sequence[ItemOutcome], *, plots: 
         (f"{m['n']} items · {m['edition']} · corpus snapshot `{m.get('corpus_snapshot') or '–'}` · "
          f"top {m['top']}{model} · run {m.get('started', '')}"),
         "",
+        *([f"Precedents of {', '.join(f'`{s}`' for s in m['left_out_sources'])} were never retrieved (left out), "
+           "nor, for any item, its own precedent.", ""] if m.get("left_out_sources") else []),
         *([f"**Oracle run** (`{m['oracle']}`): the model knew the gold answer, so these figures are the engine's "
            "ceiling, not a model's accuracy.", ""] if m.get("oracle") else []),
         (f"**Primary metric — 6-digit (HS subheading) top-1: {pct(m.get('hs6_top1'))}**"

@@ -118,6 +118,7 @@ class EvalRun:
     answer_level: int = 10
     top: int = 5
     started: str = ""
+    left_out_sources: tuple[str, ...] = ()
 
     def systems(self) -> list[SystemRun]:
         return [self.engine, *self.baselines]
@@ -135,6 +136,7 @@ class EvalRun:
             "edition": self.edition,
             "corpus_snapshot": self.corpus_snapshot,
             "top": self.top,
+            "left_out_sources": list(self.left_out_sources),
         }
         out.update(self.system_metrics(self.engine))
         if self.baselines:
@@ -149,8 +151,10 @@ def run_system(
     checker: Checker,
     *,
     progress: bool = True,
+    leave_out_sources: Sequence[str] = (),
 ) -> SystemRun:
-    """Classify every item, one at a time, timing each call.
+    """Classify every item, one at a time, timing each call; precedents of `leave_out_sources` (dataset names) and the
+    item's own precedent are never retrieved.
 
     An AssistantError on one item is recorded as an error (scored as an abstention), except on the first item,
     where it is re-raised: a misconfigured engine should fail the run at once, not after 200 empty answers.
@@ -165,7 +169,7 @@ def run_system(
         t0 = time.perf_counter()
         try:
             # An item is never answered by its own precedent when its dataset is also indexed as precedents.
-            with excluding({(None, item.id)}):
+            with excluding({(None, item.id), *leave_out_sources}):
                 listing = item.listing()  # a marketplace listing's attributes and category, when the item has them
                 result, error = (classify(item.description, **listing) if listing else classify(item.description)), None
         except AssistantError as exc:
@@ -206,9 +210,11 @@ def evaluate(
     baselines: bool = False,
     progress: bool = True,
     cv: Path | None = None,
+    leave_out_sources: Sequence[str] = (),
 ) -> EvalRun:
     """Run `engine` (through `assistant.engines.classify`) and optionally the baselines on the same items; with `cv`
-    (a `tariff train ranker` work folder) the offline engine scores each item with the fold model that never saw it."""
+    (a `tariff train ranker` work folder) the offline engine scores each item with the fold model that never saw it.
+    No system retrieves a precedent of `leave_out_sources` (e.g. the dataset's own source, when it is ingested)."""
     from ..engines import classify
 
     checker = Checker(runtime)
@@ -232,6 +238,7 @@ def evaluate(
         items,
         checker,
         progress=progress,
+        leave_out_sources=leave_out_sources,
     )
     runs = []
     if baselines:
@@ -242,6 +249,7 @@ def evaluate(
                 items,
                 checker,
                 progress=progress,
+                leave_out_sources=leave_out_sources,
             )
             run.confidence = RANK_CONFIDENCE
             runs.append(run)
@@ -255,6 +263,7 @@ def evaluate(
         answer_level=checker.answer_level,
         top=top,
         started=started,
+        left_out_sources=tuple(leave_out_sources),
     )
 
 

@@ -60,7 +60,7 @@ def choose(code: str | None = None, *, also: str | None = None, cite: tuple[str,
         codes = [c for c in (code or next(iter(offered.values())), also) if c]
         items = [{"code": raw or c, "confidence": 0.8 - 0.3 * i, "rationale": rationale,
                   "cited_ids": [*(k for k, v in offered.items() if v == c), *cite]} for i, c in enumerate(codes)]
-        key = "headings" if step(request) == "heading" else "suggestions"
+        key = {"heading": "headings", "chapter": "chapters"}.get(step(request), "suggestions")
         out = {key: items, "clarifying_question": question,
                "clarifying_options": ["cotton", "synthetic"] if question else []}
         if key == "suggestions":
@@ -79,6 +79,15 @@ def exclude(note_id: str | None = None) -> Any:
                 "clarifying_options": []}
 
     return reply
+
+
+def decline(request: dict) -> dict:
+    """A heading-step reply saying that none of the listed headings covers the goods."""
+    return {"headings": [], "none_fits": True, "clarifying_question": None, "clarifying_options": []}
+
+
+def schema_fields(request: dict) -> set[str]:
+    return set(request["response_format"]["json_schema"]["schema"]["properties"])
 
 
 def assert_offline_fallback(result, reason: str) -> None:
@@ -133,6 +142,37 @@ def test_clarifying_question_of_a_step_is_passed_on(make_engine, llm):
     result = make_engine().classify("T-shirt")
     assert result.clarifying_question == "Is the T-shirt of cotton or of synthetic fibres?"
     assert result.clarifying_options == ["cotton", "synthetic"]
+
+
+def test_when_no_offered_heading_fits_the_walk_descends_from_the_chapters(hs_runtime, make_engine, llm):
+    nomenclature = hs_runtime.nomenclature
+    llm.add(decline, choose("99", raw="99"), choose("61"), choose("6109"), choose("610910"))
+    result = make_engine().classify(DESCRIPTION)
+
+    assert [step(r) for r in llm.requests] == ["heading", "chapter", "chapter", "heading", "line"]
+    first, chapters, repaired, headings, line = llm.requests
+    assert "none_fits" in schema_fields(first) and '"none_fits": true' in first["messages"][0]["content"]
+    chapter_codes = {ln.code[:2] for ln in nomenclature.leaves()}
+    assert set(options(chapters).values()) == chapter_codes  # every chapter, by section
+    assert re.search(r"^Section XI$", user_text(chapters), re.MULTILINE)
+    declined = ", ".join(options(first).values())
+    assert f"Headings offered that do not cover the goods: {declined}" in user_text(chapters)
+    assert "code 99 is not one of the listed chapters" in repaired["messages"][-1]["content"]
+    # then every heading of the chapter chosen, and no way to decline again
+    assert set(options(headings).values()) == {ln.code[:4] for ln in nomenclature.leaves() if ln.code[:2] == "61"}
+    assert "none_fits" not in schema_fields(headings) and "none_fits" not in headings["messages"][0]["content"]
+    assert set(options(line).values()) == {ln.code for ln in nomenclature.leaves() if ln.code.startswith("6109")}
+    [best] = result.suggestions
+    assert best.code == "610910" and not result.degraded and result.usage["calls"] == 5
+    assert all(c.source_id in hs_runtime.catalog.passages for c in best.citations)
+
+
+def test_declining_the_headings_of_the_chosen_chapter_is_repaired_then_falls_back(make_engine, llm):
+    llm.add(decline, choose("61"), decline, decline)
+    result = make_engine().classify(DESCRIPTION)
+    assert [step(r) for r in llm.requests] == ["heading", "chapter", "heading", "heading"]
+    assert "none_fits is not an answer here; choose a listed heading" in llm.requests[3]["messages"][-1]["content"]
+    assert_offline_fallback(result, "LLM chose no valid heading")
 
 
 # ---------------------------------------------------------------- hallucinations, exclusions, bad output

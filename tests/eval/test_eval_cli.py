@@ -163,3 +163,13 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, option, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_leave_out_source_must_name_an_ingested_precedent_source(tmp_path, hs_runtime):
+    dataset = write_dataset(tmp_path / "tiny.jsonl")
+    proc = tariff(["eval", str(dataset), "--leave-out-source", "atlas_dev", "--out", str(tmp_path / "out")],
+                  hs_runtime.settings.home)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no precedents of source 'atlas_dev' are ingested (ingested: none)" in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -29,11 +29,13 @@ oracle_llm = _load_oracle()
 ITEM = EvalItem(id="x", description="men's T-shirt of cotton", gold_codes=("6109100012",))
 
 
-def request(step: str, rows: list[tuple[str, str]], description: str = ITEM.description) -> dict:
+def request(step: str, rows: list[tuple[str, str]], description: str = ITEM.description, *,
+            may_decline: bool = False) -> dict:
     table = "\n".join(f"  {cid} | {code} | text" for cid, code in rows)
     user = f"<<<DESCRIPTION\n{description}\nDESCRIPTION>>>\n\nOptions:\n{table}\nN1 | Chapter 61, Note 1: text"
+    schema = {"properties": {"headings": {}, **({"none_fits": {}} if may_decline else {})}}
     return {"messages": [{"role": "system", "content": "rules"}, {"role": "user", "content": user}],
-            "response_format": {"type": "json_schema", "json_schema": {"name": step}}}
+            "response_format": {"type": "json_schema", "json_schema": {"name": step, "schema": schema}}}
 
 
 def test_oracle_picks_the_gold_option_at_every_step():
@@ -51,6 +53,20 @@ def test_oracle_picks_the_gold_option_at_every_step():
     absent = oracle.answer(request("classification", [("C1", "6110.20.20.10"), ("C2", "6105.10.00.10")]))
     assert absent["suggestions"][0]["code"] == "6110202010"  # not offered: the first option, as a model would
     stranger = oracle.answer(request("heading", [("H1", "6110"), ("H2", "6109")], description="something else"))
+    assert stranger["headings"][0]["code"] == "6110"
+
+
+def test_oracle_says_no_heading_fits_only_when_the_gold_is_not_offered_and_it_may():
+    oracle = oracle_llm.Oracle([ITEM])
+    absent = oracle.answer(request("heading", [("H1", "6110"), ("H2", "6105")], may_decline=True))
+    assert absent["headings"] == [] and absent["none_fits"] is True
+    offered = oracle.answer(request("heading", [("H1", "6110"), ("H2", "6109")], may_decline=True))
+    assert offered["headings"][0]["code"] == "6109" and "none_fits" not in offered
+    cannot = oracle.answer(request("heading", [("H1", "6110"), ("H2", "6105")]))
+    assert cannot["headings"][0]["code"] == "6110"  # no way to decline: the first option, as a model would
+    chapter = oracle.answer(request("chapter", [("K1", "52"), ("K2", "61"), ("K3", "62")]))
+    assert chapter["chapters"][0]["code"] == "61" and chapter["chapters"][0]["cited_ids"] == ["K2"]
+    stranger = oracle.answer(request("heading", [("H1", "6110")], description="something else", may_decline=True))
     assert stranger["headings"][0]["code"] == "6110"
 
 
