@@ -176,6 +176,7 @@ class OfflineEngine:
             for code in h.codes:
                 votes.append(PrecedentVote(code=code, similarity=h.similarity, dataset=h.dataset, item_id=h.item_id))
             found.precedent_passages[(h.dataset, h.item_id)] = h.passage
+        lex_votes = self.lexical_precedents(q, found)
         signals = Signals(
             query_words=len(words(q.text)),
             dense=_best_by_prefix(dense_raw),
@@ -184,14 +185,27 @@ class OfflineEngine:
             hs=hs,
             ruling=ruling,
             precedents=votes,
+            lex_precedents=lex_votes,
             prior=self._prior(),
         )
         return signals, found
 
+    def lexical_precedents(self, q: Query, found: Found | None = None) -> list[PrecedentVote]:
+        """The precedent memory searched by words (brand and trade names, model words, short parcel texts)."""
+        votes: list[PrecedentVote] = []
+        for h in retrieve_precedents(self.runtime, q.expanded, top=PRECEDENT_FETCH, lexical=True):
+            for code in h.codes:
+                votes.append(PrecedentVote(code=code, similarity=h.similarity, dataset=h.dataset, item_id=h.item_id))
+            if found is not None:
+                found.precedent_passages.setdefault((h.dataset, h.item_id), h.passage)
+        return votes
+
     def keep_precedents(self, signals: Signals) -> Signals:
         """The precedents that may vote: those not left out (cross-validation), best PRECEDENT_K."""
-        votes = [v for v in signals.precedents if self.leave_out is None or not self.leave_out(v)]
-        return replace(signals, precedents=votes[:PRECEDENT_K])
+        def keep(vs: list[PrecedentVote]) -> list[PrecedentVote]:
+            return [v for v in vs if self.leave_out is None or not self.leave_out(v)][:PRECEDENT_K]
+
+        return replace(signals, precedents=keep(signals.precedents), lex_precedents=keep(signals.lex_precedents))
 
     def candidate_rows(self, q: Query, signals: Signals) -> tuple[list[TariffLine], np.ndarray]:
         """The candidate lines (every line of the best headings of each signal, and of headings notes send the
@@ -200,6 +214,7 @@ class OfflineEngine:
         per_signal = [
             _top_headings(signals.dense), _top_headings(signals.dense_exp), _top_headings(signals.lexical),
             _top_headings(signals.hs), _top_headings({k: v[1] for k, v in stats.items()}),
+            _top_headings({k: v[1] for k, v in signals.lex_precedent_stats.items()}),
             sorted(k for k in signals.ruling if len(k) == 4),
         ]
         index = self._leaf_index()

@@ -120,6 +120,9 @@ class SignalCache:
             s, _ = engine.collect(build_query(item.description))
             raw = self.data[k] = {f.name: getattr(s, f.name) for f in fields(Signals) if f.name != "prior"}
             self.dirty = True
+        elif "lex_precedents" not in raw:  # cached before the lexical precedent signal: add just that
+            raw["lex_precedents"] = engine.lexical_precedents(build_query(item.description))
+            self.dirty = True
         return Signals(**raw, prior=engine._prior())
 
     def save(self) -> None:
