@@ -216,6 +216,7 @@ class Candidate(BaseModel):
 
     code: str
     score: float
+    contradicted: bool = Field(default=False, description="a stated fact contradicts the line (ranked last)")
 
 
 class Classification(BaseModel):

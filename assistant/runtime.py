@@ -22,6 +22,7 @@ from .index.vectorstore import VectorStore, snapshot_of
 from .sources import registry
 
 RECHECK_COUNT_S = 2.0  # how often a long-lived runtime looks for writes by other processes (cheap count)
+WARM_UP_TEXT = "knitted cotton shirts"
 RECHECK_SNAPSHOT_S = 60.0  # ... and compares the full snapshot (catches replacements that keep the count)
 
 
@@ -35,6 +36,7 @@ class Runtime:
         self._catalog: Catalog | None = None
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
+        self._embedder_lock = threading.Lock()  # its own: loading the model never holds up the catalog (/readyz)
         self._checked = (0.0, 0.0, -1)  # (last count check, last snapshot check, count seen)
 
     @classmethod
@@ -59,7 +61,7 @@ class Runtime:
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
+        with self._embedder_lock:
             if self._embedder is None:
                 self._embedder = make_embedder(self.settings)
             return self._embedder
@@ -91,16 +93,27 @@ class Runtime:
 
     @property
     def retriever(self) -> Retriever:
+        embedder = self.embedder  # loaded before the lock is taken, see _embedder_lock
         with self._lock:
             catalog = self.catalog
             if self._retriever is None or self._retriever.catalog is not catalog:
-                self._retriever = Retriever(catalog, self.store, self.embedder,
+                self._retriever = Retriever(catalog, self.store, embedder,
                                             cache_dir=self.settings.cache_dir / "bm25")
             return self._retriever
 
     @property
     def nomenclature(self) -> Nomenclature:
         return self.catalog.nomenclature
+
+    def warm_up(self) -> None:
+        """Load what a first answer needs (catalog, embedding model, every kind's search indexes, the offline
+        engine's tables) now, so that the first request does not wait for it; answers are unchanged."""
+        from .engines import classify
+
+        if not len(self.catalog):  # the catalog first: it is what /readyz waits for
+            return  # nothing indexed, nothing to load
+        self.retriever.search(WARM_UP_TEXT, top=1)
+        classify(WARM_UP_TEXT, engine="offline", top=1, runtime=self)
 
     # ------------------------------------------------------------------ ingest and status
 

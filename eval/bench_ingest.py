@@ -104,6 +104,9 @@ def cold(home: Path, corpus: str, model_cache: Path | None) -> dict:
 
             save_prior(home, load_prior_source(path))
             passages = added = 0
+        elif step.kind == "precedent":  # as corpus/default.py's build runs it: checked against the lines loaded
+            report = runtime.ingest_precedents(path, progress=False, **step.options)
+            passages, added = report.total, report.added
         else:
             report = runtime.ingest(step.kind, path, progress=False, **step.options)
             passages, added = report.total, report.added

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +14,8 @@ from . import app
 if TYPE_CHECKING:
     import uvicorn
 
+    from ..runtime import Runtime
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Against slow or idle clients: an idle connection is closed after KEEP_ALIVE_SECONDS, a request head not complete
 # HEAD_SECONDS after the connection (or the previous response) closes it (cli/serve_protocol.py), a head larger than
@@ -20,6 +24,7 @@ KEEP_ALIVE_SECONDS = 5
 HEAD_SECONDS = 10.0
 MAX_HEAD_BYTES = 16 * 1024
 MAX_CONNECTIONS = 256
+log = logging.getLogger(__name__)
 
 
 class _NoQueryStrings(logging.Filter):
@@ -30,6 +35,19 @@ class _NoQueryStrings(logging.Filter):
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
             record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
         return True
+
+
+def _warm_up(runtime: Runtime, server: uvicorn.Server) -> None:
+    """In the background: the catalog (what /readyz waits for) while the app is set up, then, once the server
+    listens, `Runtime.warm_up` (it would otherwise compete with the start for the interpreter). A failure is logged;
+    the first request meets it again and reports it."""
+    try:
+        len(runtime.catalog)
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        runtime.warm_up()
+    except Exception:  # noqa: BLE001 - a background thread has no caller to raise to
+        log.warning("warm-up failed; the first request will load what it needs", exc_info=True)
 
 
 def welcome(url: str, first_key: str | None) -> str:
@@ -91,4 +109,7 @@ def serve_cmd(
     config = server_config(api, host=host, port=port)
     logging.getLogger("uvicorn.access").addFilter(_NoQueryStrings())
     typer.echo(welcome(url, first.key if first else None))
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    # Ready (/readyz) needs only the catalog; the model and the search indexes load behind it, not in a first request.
+    threading.Thread(target=_warm_up, args=(runtime, server), name="tariff-warm-up", daemon=True).start()
+    server.run()

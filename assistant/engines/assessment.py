@@ -31,7 +31,8 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
     must not use the shipped one, fitted on every fold)."""
     coverage = check_coverage(coverage)
     trust = trust if trust is not None else (packaged_trust() if packaged else None)
-    pool = result.candidates
+    # As the engine shares its confidence: among the lines no stated fact contradicts.
+    pool = [c for c in result.candidates if not c.contradicted] or result.candidates
     assessed = trust.assess([c.code for c in pool], [c.score for c in pool]) if trust and pool else {}
     suggestions = []
     for s in result.suggestions:

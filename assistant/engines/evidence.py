@@ -16,6 +16,7 @@ class ScoredLine:
     evidence: list[Passage] = field(default_factory=list)  # passages that lifted this line (lines, HS, rulings)
     notes: list[Passage] = field(default_factory=list)  # notes that apply to it (excluding ones that excluded it)
     reasons: list[str] = field(default_factory=list)  # short human-readable reasons ("heading 6109 matched", ...)
+    contradicted: list[str] = field(default_factory=list)  # stated facts the line's wording contradicts
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..codes import format_code
 from .evidence import ScoredLine
-from .query import words
+from .query import OTHER, unanswered, words
 
 
 @dataclass(frozen=True)
@@ -51,32 +51,83 @@ _LINE_MEN = re.compile(r"\bmen's|\bboys'")
 _LINE_WOMEN = re.compile(r"\bwomen's|\bgirls'")
 
 
+# "not of cotton", "not knitted or crocheted", "non-alcoholic", "isn't leather" (but never "whether or not").
+_NEGATED = re.compile(r"(?<!or )\b(?:not|non|isn't|aren't)[\s-]+(?:(?:made|wholly|mainly|entirely)\s+)*"
+                      r"(?:(?:of|from|for|in|a|an)\s+)*([a-z][a-z'\-]*(?:\s+or\s+(?:of\s+)?[a-z][a-z'\-]*)*)")
+# Words after "not" that state a limit or a doubt, not a fact the tariff splits on ("not more than", "not sure").
+_NOT_A_FACT = frozenset({"more", "less", "over", "under", "exceed", "exceeding", "only", "sure", "known", "yet",
+                         "including", "elsewhere", "specified", "other", "applicable", "available", "certain"})
+_NEGATION_IN_LINE = re.compile(r"\b(?:not|non|other than|excluding|except)\b")
+MATERIALS = frozenset({*FACETS[2].stated_by, "textile", "paperboard", "vulcanised", "fur", "furskin"})
+
+
+def _stem(word: str) -> str:
+    word = word.lower().replace("aluminium", "aluminum")
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+def negated(query: str) -> frozenset[str]:
+    """The words the query states the goods are not ("not of cotton or wool" -> {"cotton", "wool"})."""
+    out = set()
+    for m in _NEGATED.finditer(query.lower()):
+        out.update(w.removeprefix("of ").strip() for w in re.split(r"\s+or\s+", m.group(1)))
+    return frozenset(w for w in out if len(w) > 2 and w not in _NOT_A_FACT)
+
+
 def stated_facts(query: str) -> frozenset[str]:
-    """The facet words of the query that contradictions() looks at (empty: nothing to check)."""
-    return frozenset(set(words(query)) & (_KNIT | _WOVEN | _MEN | _WOMEN))
+    """The facts of the query that contradictions() looks at: facet words, and "not <word>" for each negation."""
+    no = negated(query)
+    yes = set(words(_NEGATED.sub(" ", query.lower()))) & (_KNIT | _WOVEN | _MEN | _WOMEN)
+    return frozenset(yes | {f"not {w}" for w in no})
+
+
+def _positive(text: str) -> set[str]:
+    """Stems of the words a line's segment affirms: those before any "not", "other than" or "excluding"."""
+    return {_stem(w) for w in words(_NEGATION_IN_LINE.split(text, maxsplit=1)[0])}
+
+
+def _only_choice(text: str, word: str) -> str | None:
+    """The segment of the line (below its chapter) that names `word` as its only choice, if any."""
+    stem, steps = _stem(word), text.split(": ")
+    material = stem in {_stem(m) for m in MATERIALS}
+    for step in steps[1:] or steps:  # a chapter's title ("Articles of leather; ...") names what it mostly holds
+        for clause in re.split(r"[;()]", step):
+            segments = [s.strip() for s in clause.split(",")]
+            named = set().union(*(_positive(s) for s in segments)) & {_stem(m) for m in MATERIALS}
+            if material and named - {stem}:  # "covered by leather, plastic sheeting, textile ..." is a list
+                continue
+            for seg in segments:
+                if seg and all(stem in _positive(alt) for alt in re.split(r"\s+(?:or|and)\s+", seg)):
+                    return seg
+    return None
 
 
 def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = None) -> list[str]:
-    """Facts stated in the query that the line's own wording (with its ancestors) contradicts."""
+    """Facts stated in the query, negations included, that the line's own wording (with its ancestors) contradicts."""
     said = stated_facts(query) if said is None else said
     if not said:
         return []
     text = line_text.lower()
+    yes = {w for w in said if not w.startswith("not ")}
+    no = {w[4:] for w in said if w.startswith("not ")}
+    knit, woven = yes & _KNIT, yes & _WOVEN or no & _KNIT  # in the tariff's words, "not knitted" is woven
     out = []
     knitted_line = "knitted or crocheted" in text and "not knitted" not in text
-    if said & _KNIT and not said & _WOVEN and ("not knitted" in text or "woven" in text):
+    if knit and not woven and ("not knitted" in text or "woven" in text):
         out.append("the goods are knitted; this line is for goods not knitted")
-    if said & _WOVEN and not said & _KNIT and knitted_line:
-        out.append("the goods are woven; this line is for knitted or crocheted goods")
+    if woven and not knit and knitted_line:
+        out.append("the goods are not knitted; this line is for knitted or crocheted goods")
     men, women = bool(_LINE_MEN.search(text)), bool(_LINE_WOMEN.search(text))
-    if said & _MEN and not said & _WOMEN and women and not men:
-        out.append("the goods are for men or boys; this line is for women or girls")
-    if said & _WOMEN and not said & _MEN and men and not women:
-        out.append("the goods are for women or girls; this line is for men or boys")
+    if (yes & _MEN and not yes & _WOMEN or no & _WOMEN) and women and not men:
+        out.append("the goods are not for women or girls; this line is for women or girls")
+    if (yes & _WOMEN and not yes & _MEN or no & _MEN) and men and not women:
+        out.append("the goods are not for men or boys; this line is for men or boys")
+    for word in sorted(no - _KNIT - _MEN - _WOMEN):
+        if (segment := _only_choice(text, word)) is not None:
+            out.append(f"the requester states “not {word}”; this line reads “{segment}”")
     return out
 
 
-OTHER = "other / don't know"  # always offered: the goods may fit none of the lines named
 WHICH_LINE = "Which describes the goods best?"  # the question between lines, when no single fact splits them
 _STOP = frozenset({"of", "or", "and", "the", "for", "other", "not", "with", "its", "their", "a", "an", "in", "than"})
 
@@ -108,6 +159,15 @@ def _names(text: str, markers: tuple[str, ...]) -> bool:
 
 def _content(text: str) -> set[str]:
     return {w for w in words(text) if w not in _STOP and len(w) > 2}
+
+
+def open_question(query: str, top: list[ScoredLine], *, context: list[str] | None = None,
+                  ) -> tuple[str | None, list[str]]:
+    """The clarifying question, unless the requester already answered it "other / don't know" (never asked twice)."""
+    question, options = clarifying_question(query, top)
+    if question and any(unanswered(f) and question in f for f in context or ()):
+        return None, []
+    return question, options
 
 
 def clarifying_question(query: str, top: list[ScoredLine]) -> tuple[str | None, list[str]]:

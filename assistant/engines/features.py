@@ -20,7 +20,7 @@ LINE_FEATURES: tuple[str, ...] = (
     "ruling_line",  # best similarity of a ruling letter that assigned this very line
     *(f"prec_10_{s}" for s in ("max", "sum", "count", "rank")),  # precedents assigning this line
     "prior_10",  # code-frequency prior of CBP classifications
-    "contradictions",  # stated facts the line's wording contradicts (knitted/woven, men/women)
+    "contradictions",  # stated facts the line's wording contradicts (knitted/woven, men/women, "not of cotton")
     "level", "indent", "is_other", "line_rank_in_heading",  # the line's shape and its rank among its heading's lines
 )
 EIGHT_FEATURES: tuple[str, ...] = tuple(f"prec_8_{s}" for s in ("max", "sum", "count", "rank"))

@@ -9,6 +9,8 @@ How a request is ranked:
    precedent votes, the code prior, note exclusions, stated-fact contradictions, the line's shape).
 4. The ranker (ranker.py, trained by `tariff train ranker` with grouped cross-validation) scores the rows;
    confidences are a softmax at a temperature fitted on out-of-fold scores.
+5. Lines a stated fact contradicts (facets.contradictions: "not of cotton" against "Of cotton") go below every other
+   line and get no share of the confidence: what the requester states outranks statistical evidence.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ..models import Candidate, Classification, Passage, SourceKind, Suggestion,
 from ..sources.prior import CodePrior
 from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
-from .facets import clarifying_question, contradictions, stated_facts
+from .facets import contradictions, open_question, stated_facts
 from .features import FEATURES, INDEX, PrecedentVote, Signals, feature_row
 from .precedents import retrieve_precedents
 from .query import Query, build_query, with_listing, words
@@ -111,8 +113,14 @@ class OfflineEngine:
         # A note that excludes the goods from one chapter and sends them to a heading is evidence for that heading.
         sending = {n.label: n for ch in signals.excluded for n in self.runtime.catalog.notes_for_chapter(ch)}
         scored: list[ScoredLine] = []
+        # A fact the requester states outranks statistical evidence: a line its wording contradicts ("not of cotton"
+        # against "Of cotton") goes below every line it does not, whatever the ranker learned (the contradictions
+        # feature is rare in training, so the ranker alone cannot be relied on to demote it).
+        clashed = X[:, INDEX["contradictions"]] > 0 if len(leaves) else np.zeros(0, dtype=bool)
+        said = stated_facts(q.text)
         # Best first, ties broken by code (never by order of retrieval); only the best EVIDENCE_K are kept.
-        for i in np.lexsort((np.array([ln.code for ln in leaves]), -scores))[:EVIDENCE_K] if len(leaves) else ():
+        order = np.lexsort((np.array([ln.code for ln in leaves]), -scores, clashed)) if len(leaves) else ()
+        for i in order[:EVIDENCE_K]:
             leaf, row, code = leaves[i], X[i], leaves[i].code
             ev = [found.lines[c] for c in (code, *reversed(leaf.ancestors)) if c in found.lines][:3]
             if code[:6] in found.hs:
@@ -121,8 +129,9 @@ class OfflineEngine:
             ev.extend(found.rulings_by_head.get(code[:4], [])[:2])
             if code[:4] in signals.redirected:  # every excluding note that names this heading
                 ev[1:1] = [n for label, n in sending.items() if label in signals.excluded.values() and code[:4] in n.text]
+            clashes = contradictions(q.text, self._leaf_texts()[code], said=said) if clashed[i] else []
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
-                                     reasons=reasons(code, row, signals)))
+                                     reasons=reasons(code, row, signals), contradicted=clashes))
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:
@@ -305,7 +314,8 @@ class OfflineEngine:
                started: float | None = None) -> Classification:
         catalog = self.runtime.catalog
         best = diversify(ev.candidates, top)
-        pool = ev.candidates[:SOFTMAX_K]
+        # Confidence is shared among the lines no stated fact contradicts (all of them if every line is contradicted).
+        pool = [c for c in ev.candidates[:SOFTMAX_K] if not c.contradicted] or ev.candidates[:SOFTMAX_K]
         shares = (self.ranker.probabilities([c.score for c in pool]) if self.ranker is not None
                   else calibrate([c.score for c in pool], temperature=1.0))
         probs = dict(zip((c.line.code for c in pool), shares))
@@ -322,12 +332,13 @@ class OfflineEngine:
                     general_rate=c.line.general_rate,
                 )
             )
-        question, options = clarifying_question(ev.query, ev.candidates[:5])
+        question, options = open_question(ev.query, ev.candidates[:5], context=context)
         return Classification(
             description=description,
             context=list(context or []),
             suggestions=suggestions,
-            candidates=[Candidate(code=c.line.code, score=round(c.score, 5)) for c in ev.candidates[:100]],
+            candidates=[Candidate(code=c.line.code, score=round(c.score, 5), contradicted=bool(c.contradicted))
+                        for c in ev.candidates[:100]],
             engine=self.name,
             model=None,
             edition=catalog.nomenclature.edition,

@@ -35,6 +35,14 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+OTHER = "other / don't know"  # offered with every clarifying question: the goods fit none of the options, or unknown
+
+
+def unanswered(fact: str) -> bool:
+    """Whether a follow-up fact only says the requester could not answer a question ("other / don't know: ...")."""
+    return fact.strip().lower().startswith(OTHER)
+
+
 # Attribute names (normalised: lower case, "_"/"-" as spaces) that never decide a code.
 IGNORED_ATTRIBUTES = frozenset({
     "brand", "brand name", "manufacturer", "maker", "seller", "vendor", "store", "shop", "model", "model number",
@@ -148,7 +156,7 @@ def build_query(description: str, context: list[str] | None = None, *,
     facts, ignored = listing_facts(attributes)
     leaves = category_leaves(category)
     head, more = with_listing(description, context, attributes=attributes, category=category)
-    parts = [head, *more]
+    parts = [head, *(f for f in more if not unanswered(f))]  # "don't know" says nothing about the goods
     text = ". ".join(p.rstrip(".") for p in parts if p)
     toks = words(text)
     table = thesaurus()

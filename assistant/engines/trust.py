@@ -116,7 +116,8 @@ class Trust:
         """Calibrated probability per code at each level (best first), OUTSIDE included."""
         probs = softmax(scores[: self.softmax_k], self.temperature)
         codes = codes[: self.softmax_k]
-        return {lv: m.calibrated(masses(codes, probs, lv)) for lv, m in self.levels.items()}
+        raw = {lv: masses(codes, probs, lv) for lv in self.levels}
+        return {lv: m.calibrated(raw[lv]) for lv, m in self.levels.items() if raw[lv]}  # HS only: no 10-digit level
 
     def candidate_set(self, assessed: dict[str, float], level: int, *, coverage: float,
                       chapter: str | None) -> CandidateSetResult:

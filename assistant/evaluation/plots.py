@@ -33,7 +33,7 @@ def _systems(m: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def _panels(m: dict[str, Any]) -> list[tuple[str, str]]:
     """Correctness at the answer level, and at 6 digits when that is a different level (metric-key suffix, label)."""
     level = m.get("answer_level", 10)
-    return [("", f"{level} digits")] + ([("_hs6", "6 digits")] if level != 6 else [])
+    return [("", f"{level} digits")] + ([("_hs6", "6 digits")] if level != 6 else []) + [("_hs4", "4 digits")]
 
 
 def plot_accuracy(m: dict[str, Any], path: Path) -> Path:

@@ -108,7 +108,8 @@ def render_report(m: dict[str, Any], outcomes: Sequence[ItemOutcome], *, plots: 
              "ECE over 10 equal-width bins of answered items; accuracy at X % coverage keeps the X % most "
              "confident answers (abstentions last). Baseline confidences are 1/rank — they carry no signal."), ""]
     rows = [["ECE", *(num(s.get("ece")) for _, s in systems)],
-            ["ECE at 6 digits", *(num(s.get("ece_hs6")) for _, s in systems)]]
+            ["ECE at 6 digits", *(num(s.get("ece_hs6")) for _, s in systems)],
+            ["ECE at 4 digits", *(num(s.get("ece_hs4")) for _, s in systems)]]
     rows += [[f"accuracy at {c} % coverage", *(pct(s.get(f"acc_at_{c}_coverage")) for _, s in systems)]
              for c in COVERAGES]
     rows += [[f"accuracy at {c} % coverage (6 digits)",
@@ -118,6 +119,19 @@ def render_report(m: dict[str, Any], outcomes: Sequence[ItemOutcome], *, plots: 
     rows = [[f"{b['lo']:.1f}–{b['hi']:.1f}", str(b["n"]), num(b["confidence"], ".2f"), pct(b["accuracy"])]
             for b in m.get("reliability", []) if b["n"]]
     out += _table(["confidence", "n", "mean confidence", f"accuracy ({level} digits)"], rows)
+
+    out += ["## Candidate sets and citation support", "",
+            ("Conformal candidate sets at the requested coverage (default 90 %), per level: coverage counts an open "
+             "set as covering a right code outside the candidates; \"listed\" counts only the codes shown. "
+             "Supported: the top answer cites a note, ruling or precedent that names the goods."), ""]
+    rows = []
+    for key, label in (("", f"{level} digits"), ("_hs6", "6 digits"), ("_hs4", "4 digits")):
+        rows += [[f"set coverage ({label})", *(pct(s.get(f"set_coverage{key}")) for _, s in systems)],
+                 [f"set coverage, listed codes ({label})", *(pct(s.get(f"set_coverage_listed{key}")) for _, s in systems)],
+                 [f"mean set size ({label})", *(num(s.get(f"set_size{key}"), ".1f") for _, s in systems)],
+                 [f"open sets ({label})", *(pct(s.get(f"set_open{key}")) for _, s in systems)]]
+    rows.append(["top answer supported by a note or precedent", *(pct(s.get("supported_top1")) for _, s in systems)])
+    out += _table(["", *names], rows)
 
     out += ["## Latency", ""]
     rows = [

@@ -6,11 +6,17 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..models import Passage
 from .embed import Embedder, passage_vectors
 from .vectorstore import VectorStore
 
-BATCH = 512  # passages per write: a kill between two writes leaves a consistent prefix
+BATCH = 512  # passages embedded together (their distinct texts go to the model in one call)
+# Passages per write, a multiple of BATCH: a kill between two writes leaves a consistent prefix. Chroma saves a
+# collection's whole HNSW graph after every write (index/vectorstore.py), so writes are few and large; under
+# Chroma's maximum batch size (5,461).
+WRITE_BATCH = 4 * BATCH
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,14 @@ def ingest_passages(
                disable=not progress or not todo, mininterval=0.5) as bar,
           ThreadPoolExecutor(max_workers=1, thread_name_prefix="tariff-write") as writer):
         pending: Future | None = None
-        for start in range(0, len(todo), BATCH):
-            batch = todo[start : start + BATCH]
-            vectors = passage_vectors(batch, embedder)
+        for start in range(0, len(todo), WRITE_BATCH):
+            batch = todo[start : start + WRITE_BATCH]
+            # Embedded in the same groups of BATCH as when every write was one group: the same vectors.
+            vectors = np.concatenate([passage_vectors(batch[at : at + BATCH], embedder)
+                                      for at in range(0, len(batch), BATCH)])
             if pending is not None:
                 pending.result()  # the previous write has landed (or its error is raised here)
-                bar.update(BATCH)
+                bar.update(WRITE_BATCH)
             pending = writer.submit(store.upsert, batch, vectors, source_key=source_key)
         if pending is not None:
             pending.result()

@@ -1,9 +1,10 @@
-"""The clarifying question comes from where the top candidates split in the tariff, with those lines as options."""
+"""Stated facts (negations included) and the lines they contradict; the clarifying question comes from where the top
+candidates split in the tariff, with those lines as options, and is not asked again once answered "don't know"."""
 
 from __future__ import annotations
 
 from assistant.engines.evidence import ScoredLine
-from assistant.engines.facets import OTHER, clarifying_question
+from assistant.engines.facets import OTHER, clarifying_question, contradictions, negated, open_question, stated_facts
 from assistant.models import TariffLine
 
 KNIT, WOVEN = "Apparel and clothing accessories; knitted or crocheted", "Apparel, not knitted or crocheted"
@@ -33,3 +34,41 @@ def test_other_splits_are_named_by_the_lines_and_say_what_decides():
     assert options == ["Boneless", "Other cuts with bone in", OTHER]
     assert clarifying_question("frozen beef, boneless", top) == (None, [])
     assert clarifying_question("frozen beef", top[:1]) == (None, [])
+
+
+T_SHIRTS = "Apparel and clothing accessories; knitted or crocheted: T-shirts, singlets and other vests; knitted or crocheted"
+HANDBAGS = ("Articles of leather; saddlery and harness; travel goods, handbags and similar containers: Trunks; suit, "
+            "camera cases; travel bags; wholly or mainly covered by leather, composition leather, plastic sheeting, "
+            "textile materials, vulcanised fibre, paperboard: Cases and containers; handbags (whether or not with "
+            "shoulder strap and including those without handle)")
+
+
+def test_negated_facts_are_read_as_negations():
+    assert negated("men's t-shirt. not of cotton or of wool") == {"cotton", "wool"}
+    assert negated("handbag, isn't leather; non-alcoholic") == {"leather", "alcoholic"}
+    assert negated("printed whether or not embroidered, not more than 50 cm, not sure") == set()
+    # "not knitted" states no knitting: it never counts as saying the goods are knitted
+    assert stated_facts("men's shirt. not knitted") == {"men's", "not knitted"}
+
+
+def test_a_negated_fact_contradicts_the_lines_that_name_it_as_the_only_choice():
+    said = "men's knitted t-shirt. not of cotton"
+    assert contradictions(said, f"{T_SHIRTS}: T-shirts, singlets and other vests; of cotton, knitted or crocheted")
+    assert not contradictions(said, f"{T_SHIRTS}: T-shirts, singlets and other vests; of textile materials "
+                                    "(other than cotton), knitted or crocheted")
+    assert contradictions("handbag. not leather", f"{HANDBAGS}, with outer surface of leather or of composition leather")
+    # a heading that lists leather among other materials, or a chapter titled "Articles of leather", is no contradiction
+    assert not contradictions("handbag. not leather", f"{HANDBAGS}, with outer surface of plastics or of textile materials")
+    assert contradictions("beef. not frozen", "Meat and edible meat offal: Meat of bovine animals; frozen: Boneless")
+    assert not contradictions("beef. not chilled", "Meat and edible meat offal: Meat of bovine animals; fresh or chilled")
+    assert contradictions("men's shirt. not knitted", f"{T_SHIRTS}: Of cotton")  # "not knitted" is woven
+    assert contradictions("shirt, not for men", "Shirts; men's or boys', of cotton")
+
+
+def test_a_question_answered_other_is_not_asked_again():
+    top = [scored("610510", KNIT, "Men's shirts", description="Of cotton"),
+           scored("620520", WOVEN, "Men's shirts", description="Of cotton")]
+    question, options = open_question("cotton shirt", top, context=[])
+    assert question and options[-1] == OTHER
+    assert open_question("cotton shirt", top, context=[f"{OTHER}: {question}"]) == (None, [])
+    assert open_question("cotton shirt", top, context=[f"{OTHER}: Is it for men or boys?"]) == (question, options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.engines import classify, get_engine
-from assistant.engines.facets import contradictions
+from assistant.engines.facets import OTHER, contradictions
 from assistant.engines.offline import OfflineEngine
 from assistant.errors import InputError
 from assistant.models import SourceKind
@@ -53,6 +53,35 @@ def test_clarifying_question_when_construction_is_unknown(hs_runtime):
     assert "woven" in result.clarifying_options
     answered = classify("cotton shirt", context=["knitted or crocheted"], runtime=hs_runtime)
     assert answered.clarifying_question is None or "knitted" not in answered.clarifying_question
+
+
+@pytest.mark.parametrize(("description", "fact", "contradicted"), [
+    ("men's knitted t-shirt", "not of cotton", "610910"),  # T-shirts ... of cotton
+    ("handbag", "not leather", "420221"),  # handbags ... with outer surface of leather
+])
+def test_a_negative_fact_moves_the_lines_it_contradicts_below_the_rest(hs_runtime, description, fact, contradicted):
+    engine = OfflineEngine(hs_runtime)
+    before = [c.line.code for c in engine.gather(description).candidates]
+    assert contradicted in before[:3]  # the words alone favour the line the fact rules out
+    ev = engine.gather(description, context=[fact])
+    after = [c.line.code for c in ev.candidates]
+    flags = [bool(c.contradicted) for c in ev.candidates]
+    assert not flags[0] and flags == sorted(flags)  # every contradicted line below every other
+    assert contradicted not in after or ev.candidates[after.index(contradicted)].contradicted
+    result = engine.answer(description, ev, context=[fact], top=5)
+    assert result.suggestions[0].code != contradicted and result.suggestions[0].code in before
+    assert all(s.code != contradicted or s.confidence == 0.0 for s in result.suggestions)
+    # the answer still says what would change it: a question on where the remaining lines split
+    assert result.clarifying_question and result.clarifying_options[-1] == OTHER
+
+
+def test_dont_know_is_not_searched_and_the_question_is_not_asked_again(hs_runtime):
+    first = classify("cotton shirt", runtime=hs_runtime)
+    assert first.clarifying_question
+    unsure = f"{OTHER}: {first.clarifying_question}"
+    again = classify("cotton shirt", context=[unsure], runtime=hs_runtime)
+    assert again.context == [unsure] and again.clarifying_question is None
+    assert [s.code for s in again.suggestions] == [s.code for s in first.suggestions]
 
 
 def test_candidates_cover_more_than_the_suggestions(hs_runtime):

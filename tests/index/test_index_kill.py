@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from assistant.index.ingest import BATCH
+from assistant.index.ingest import WRITE_BATCH
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_same_index(hs_runtime, tmp_path
                               daemon=True)
     reader.start()
     deadline = time.monotonic() + 600
-    while progress(buffer) < 2 * BATCH and proc.poll() is None and time.monotonic() < deadline:
+    while progress(buffer) < 2 * WRITE_BATCH and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "ingest finished before it could be killed: " + b"".join(buffer)[-300:].decode()
     proc.send_signal(signal.SIGKILL)
@@ -41,8 +41,8 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_same_index(hs_runtime, tmp_path
 
     total = hs_runtime.status()["passages"]
     partial = status(home)
-    assert 2 * BATCH <= partial["passages"] < total  # whole batches survived, the rest did not
-    assert partial["passages"] % BATCH == 0
+    assert 2 * WRITE_BATCH <= partial["passages"] < total  # whole batches survived, the rest did not
+    assert partial["passages"] % WRITE_BATCH == 0
 
     rerun = tariff(home, "ingest", "hs2022", "--quiet")
     assert rerun.returncode == 0, rerun.stderr

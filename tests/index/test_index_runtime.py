@@ -83,3 +83,35 @@ def test_get_runtime_is_one_per_process(hs_runtime, monkeypatch):
         assert got[0].status()["snapshot"] == hs_runtime.status()["snapshot"]
     finally:
         get_settings.cache_clear()
+
+
+def test_warm_up_loads_the_model_and_indexes_and_changes_no_answer(hs_runtime):
+    from assistant.engines import classify
+
+    fresh = Runtime.open(hs_runtime.settings, auto_ingest=False)  # the same home, nothing loaded yet
+    cold = classify("men's knitted cotton t-shirt", engine="offline", runtime=fresh)
+    warm = Runtime.open(hs_runtime.settings, auto_ingest=False)
+    warm.warm_up()
+    assert warm._embedder is not None and warm._retriever is not None and warm._retriever._indexes
+    again = classify("men's knitted cotton t-shirt", engine="offline", runtime=warm)
+    assert again.model_dump(exclude={"elapsed_ms"}) == cold.model_dump(exclude={"elapsed_ms"})
+
+
+def test_the_catalog_does_not_wait_for_the_embedding_model(tmp_path, monkeypatch):
+    runtime = open_runtime(tmp_path)
+    loading, release = threading.Event(), threading.Event()
+
+    def slow_model(settings):
+        loading.set()
+        release.wait(30)
+        return object()
+
+    monkeypatch.setattr(runtime_module, "make_embedder", slow_model)
+    loader = threading.Thread(target=lambda: runtime.embedder)
+    loader.start()
+    try:
+        assert loading.wait(30)
+        assert len(runtime.catalog) == 0  # answered while the model is still loading (/readyz reads the catalog)
+    finally:
+        release.set()
+        loader.join(30)

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from llm_server import Delay, ScriptedLLM, Status
 
-from assistant.index.ingest import BATCH
+from assistant.index.ingest import WRITE_BATCH
 
 TARIFF = Path(sys.executable).with_name("tariff")
 T_SHIRT = "Men's T-shirt, 100% cotton, knitted jersey, short sleeves"
@@ -204,7 +204,7 @@ def test_sigkill_mid_ingest_into_a_chroma_server_then_rerun_converges(hs_runtime
                               daemon=True)
     reader.start()
     deadline = time.monotonic() + 300
-    while ingest_progress(buffer) < 2 * BATCH and proc.poll() is None and time.monotonic() < deadline:
+    while ingest_progress(buffer) < 2 * WRITE_BATCH and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "ingest finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
@@ -220,7 +220,7 @@ def test_sigkill_mid_ingest_into_a_chroma_server_then_rerun_converges(hs_runtime
 
     partial = status()
     total = hs_runtime.status()["passages"]
-    assert 2 * BATCH <= partial["passages"] < total and partial["store"] == empty_chroma_server.url
+    assert 2 * WRITE_BATCH <= partial["passages"] < total and partial["store"] == empty_chroma_server.url
     rerun = tariff("ingest", "hs2022", "--quiet")
     assert rerun.returncode == 0, rerun.stderr
     added, unchanged = map(int, re.search(r"(\d+) added, (\d+) unchanged", rerun.stdout).groups())

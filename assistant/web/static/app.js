@@ -147,14 +147,14 @@
     ui.thread.addEventListener("click", (event) => {
       const reply = event.target.closest("[data-reply]");
       if (!reply) return;
-      if (reply.dataset.reply === "other / don't know") { // not a fact: let the broker describe it instead
-        ui.message.focus();
-        ui.help.textContent = "Describe what the goods are made of, how they are made or what they are for, in your own words.";
-        return;
-      }
-      send(ui, state, reply.dataset.reply);
+      // "Don't know" says nothing about the goods: it is recorded as the question left open (the engine does not
+      // search it, and does not ask the same question again), so the officer sees what the requester could not say.
+      const open = reply.dataset.reply === OTHER && reply.closest(".quick-replies").querySelector(".question");
+      send(ui, state, open ? `${OTHER}: ${open.textContent}` : reply.dataset.reply);
     });
   }
+
+  const OTHER = "other / don't know"; // engines/query.py OTHER: offered with every clarifying question
 
   function isOpen(c) {
     return c && (c.status === "pending_review" || c.status === "needs_info");
@@ -434,6 +434,12 @@
         ...c.clarifying_options.map((option) => el("button", { type: "button", class: "btn btn-reply", "data-reply": option }, option)));
       group.append(buttons);
       card.append(group);
+    }
+    const last = c.context.length ? c.context[c.context.length - 1] : "";
+    if (isOpen(c) && last.startsWith(OTHER + ":")) {
+      card.append(el("p", { class: "clarify-note left-open", role: "note" }, el("strong", {}, "Left open: "),
+        last.slice(OTHER.length + 1).trim() + " The answer stays advisory and an officer decides; a fact in your own "
+        + "words (what it is made of, how it is made, what it is for) can still change it."));
     }
     return el("li", { class: "msg msg-assistant" }, card);
   }
