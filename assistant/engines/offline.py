@@ -90,9 +90,11 @@ class OfflineEngine:
     name = "offline"
 
     def __init__(self, runtime: Runtime, *, ranker: Ranker | None = None,
-                 leave_out: Callable[[PrecedentVote], bool] | None = None):
+                 leave_out: Callable[[PrecedentVote], bool] | None = None, packaged: bool = True):
         self.runtime = runtime
-        self.ranker = ranker if ranker is not None else packaged_ranker()
+        # packaged=False: no shipped ranker (training builds the rows a new one learns from, whatever features the
+        # shipped one was trained on).
+        self.ranker = ranker if ranker is not None else (packaged_ranker() if packaged else None)
         # Cross-validation: precedents this returns True for are never retrieved (the item's own fold).
         self.leave_out = leave_out
 

@@ -219,7 +219,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     assign_folds(items, folds=folds, seed=seed)
     fold_of = {(it.dataset, it.item_id): it.fold for it in items}  # every record, sampled or not
     everything, items = items, [it for it in items if it.train]
-    engine = OfflineEngine(runtime, ranker=None)
+    engine = OfflineEngine(runtime, packaged=False)
     cache = SignalCache(runtime)
     rng = np.random.default_rng(seed)
 
