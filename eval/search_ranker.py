@@ -49,7 +49,7 @@ def build_rows(specs: list[str], work: Path, out: Path) -> None:
     fold_of = {(r["dataset"], r["item_id"]): r["fold"] for r in meta["items"]}
     items = [it for it in load_items(specs, seed=meta["seed"]) if it.train]
     runtime = get_runtime()
-    engine = OfflineEngine(runtime, ranker=None)
+    engine = OfflineEngine(runtime, packaged=False)
     cache = SignalCache(runtime)
     n_cached = sum(SignalCache.key(it) in cache.data for it in items)
     if n_cached < len(items):

@@ -36,7 +36,11 @@ HEADING_FEATURES: tuple[str, ...] = (
     "prior_4", "excluded", "redirected", "leaves_in_4",
     "head_rank_dense", "head_rank_lex", "head_rank_prec",  # the heading among the request's candidate headings
 )
-FEATURES: tuple[str, ...] = (*LINE_FEATURES, *EIGHT_FEATURES, *SUBHEADING_FEATURES, *HEADING_FEATURES)
+# The precedents found by words (BM25 over the precedent memory; similarity = score / request's best).
+LEXICAL_PRECEDENT_FEATURES: tuple[str, ...] = tuple(
+    f"plex_{n}_{s}" for n in (10, 6, 4) for s in ("max", "sum", "count", "rank"))
+FEATURES: tuple[str, ...] = (*LINE_FEATURES, *EIGHT_FEATURES, *SUBHEADING_FEATURES, *HEADING_FEATURES,
+                             *LEXICAL_PRECEDENT_FEATURES)
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -65,20 +69,17 @@ class Signals:
     excluded: dict[str, str] = field(default_factory=dict)  # chapter excluded by a matching note -> note label
     redirected: dict[str, str] = field(default_factory=dict)  # heading such a note sends the goods to -> label
     headings: list[str] = field(default_factory=list)  # candidate headings, in the order they were gathered
+    lex_precedents: list[PrecedentVote] = field(default_factory=list)  # found by BM25, best first
 
     @cached_property
     def precedent_stats(self) -> dict[str, tuple[float, float, int, int]]:
         """prefix -> (max similarity, sum of the top-k similarities, count, 1-based rank of its first precedent)."""
-        sims: dict[str, list[float]] = {}
-        first: dict[str, int] = {}
-        for rank, vote in enumerate(self.precedents, start=1):
-            for n in PRECEDENT_LEVELS:
-                if len(vote.code) < n:
-                    continue
-                key = vote.code[:n]
-                sims.setdefault(key, []).append(vote.similarity)
-                first.setdefault(key, rank)
-        return {k: (v[0], sum(v[:PRECEDENT_TOP_K]), len(v), first[k]) for k, v in sims.items()}
+        return _stats(self.precedents)
+
+    @cached_property
+    def lex_precedent_stats(self) -> dict[str, tuple[float, float, int, int]]:
+        """The same over the precedents found by words."""
+        return _stats(self.lex_precedents)
 
     @cached_property
     def totals(self) -> dict[str, float]:
@@ -103,6 +104,19 @@ class Signals:
         lx = ranks(lambda h: self.lexical.get(h, 0.0))
         p = ranks(lambda h: stats.get(h, (0.0, 0.0, 0, 0))[1])
         return {h: (d[h], lx[h], p[h]) for h in self.headings}
+
+
+def _stats(votes: list[PrecedentVote]) -> dict[str, tuple[float, float, int, int]]:
+    sims: dict[str, list[float]] = {}
+    first: dict[str, int] = {}
+    for rank, vote in enumerate(votes, start=1):
+        for n in PRECEDENT_LEVELS:
+            if len(vote.code) < n:
+                continue
+            key = vote.code[:n]
+            sims.setdefault(key, []).append(vote.similarity)
+            first.setdefault(key, rank)
+    return {k: (v[0], sum(v[:PRECEDENT_TOP_K]), len(v), first[k]) for k, v in sims.items()}
 
 
 def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int], line_rank: int,
@@ -131,7 +145,13 @@ def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int]
         float(line.level), float(line.indent), float(line.description.strip().lower().startswith("other")),
         float(line_rank),
         *eight, *sub, *head,
+        *_lex_part(code, s), *_lex_part(code[:6], s), *_lex_part(code[:4], s),
     ]
+
+
+def _lex_part(prefix: str, s: Signals) -> list[float]:
+    mx, total, count, rank = s.lex_precedent_stats.get(prefix, (0.0, 0.0, 0, len(s.lex_precedents) + 1))
+    return [mx, total, float(count), float(rank)]
 
 
 def _precedent_part(prefix: str, s: Signals) -> list[float]:

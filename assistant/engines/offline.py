@@ -38,6 +38,7 @@ from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
 from .rationale import explain
 from .suggestions import calibrate, citations, diversify, reasons
+from .trust import pool_indices
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -90,9 +91,11 @@ class OfflineEngine:
     name = "offline"
 
     def __init__(self, runtime: Runtime, *, ranker: Ranker | None = None,
-                 leave_out: Callable[[PrecedentVote], bool] | None = None):
+                 leave_out: Callable[[PrecedentVote], bool] | None = None, packaged: bool = True):
         self.runtime = runtime
-        self.ranker = ranker if ranker is not None else packaged_ranker()
+        # packaged=False: no shipped ranker (training builds the rows a new one learns from, whatever features the
+        # shipped one was trained on).
+        self.ranker = ranker if ranker is not None else (packaged_ranker() if packaged else None)
         # Cross-validation: precedents this returns True for are never retrieved (the item's own fold).
         self.leave_out = leave_out
 
@@ -132,6 +135,8 @@ class OfflineEngine:
             clashes = contradictions(q.text, self._leaf_texts()[code], said=said) if clashed[i] else []
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
                                      reasons=reasons(code, row, signals), contradicted=clashes))
+        ranked = [leaves[i].code for i in order]
+        others = [(ranked[j], float(scores[order[j]])) for j in pool_indices(ranked, SOFTMAX_K) if j >= EVIDENCE_K]
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:
@@ -144,6 +149,7 @@ class OfflineEngine:
             gris=list(self.runtime.catalog.gris),
             rulings=found.rulings,
             excluded=excluded,
+            others=others,
         )
 
     def score(self, X: np.ndarray) -> np.ndarray:
@@ -185,6 +191,7 @@ class OfflineEngine:
             for code in h.codes:
                 votes.append(PrecedentVote(code=code, similarity=h.similarity, dataset=h.dataset, item_id=h.item_id))
             found.precedent_passages[(h.dataset, h.item_id)] = h.passage
+        lex_votes = self.lexical_precedents(q, found)
         signals = Signals(
             query_words=len(words(q.text)),
             dense=_best_by_prefix(dense_raw),
@@ -193,14 +200,27 @@ class OfflineEngine:
             hs=hs,
             ruling=ruling,
             precedents=votes,
+            lex_precedents=lex_votes,
             prior=self._prior(),
         )
         return signals, found
 
+    def lexical_precedents(self, q: Query, found: Found | None = None) -> list[PrecedentVote]:
+        """The precedent memory searched by words (brand and trade names, model words, short parcel texts)."""
+        votes: list[PrecedentVote] = []
+        for h in retrieve_precedents(self.runtime, q.expanded, top=PRECEDENT_FETCH, lexical=True):
+            for code in h.codes:
+                votes.append(PrecedentVote(code=code, similarity=h.similarity, dataset=h.dataset, item_id=h.item_id))
+            if found is not None:
+                found.precedent_passages.setdefault((h.dataset, h.item_id), h.passage)
+        return votes
+
     def keep_precedents(self, signals: Signals) -> Signals:
         """The precedents that may vote: those not left out (cross-validation), best PRECEDENT_K."""
-        votes = [v for v in signals.precedents if self.leave_out is None or not self.leave_out(v)]
-        return replace(signals, precedents=votes[:PRECEDENT_K])
+        def keep(vs: list[PrecedentVote]) -> list[PrecedentVote]:
+            return [v for v in vs if self.leave_out is None or not self.leave_out(v)][:PRECEDENT_K]
+
+        return replace(signals, precedents=keep(signals.precedents), lex_precedents=keep(signals.lex_precedents))
 
     def candidate_rows(self, q: Query, signals: Signals) -> tuple[list[TariffLine], np.ndarray]:
         """The candidate lines (every line of the best headings of each signal, and of headings notes send the
@@ -209,6 +229,7 @@ class OfflineEngine:
         per_signal = [
             _top_headings(signals.dense), _top_headings(signals.dense_exp), _top_headings(signals.lexical),
             _top_headings(signals.hs), _top_headings({k: v[1] for k, v in stats.items()}),
+            _top_headings({k: v[1] for k, v in signals.lex_precedent_stats.items()}),
             sorted(k for k in signals.ruling if len(k) == 4),
         ]
         index = self._leaf_index()
@@ -323,7 +344,8 @@ class OfflineEngine:
             context=list(context or []),
             suggestions=suggestions,
             candidates=[Candidate(code=c.line.code, score=round(c.score, 5), contradicted=bool(c.contradicted))
-                        for c in ev.candidates[:100]],
+                        for c in ev.candidates[:100]]
+            + [Candidate(code=code, score=round(score, 5)) for code, score in ev.others],
             engine=self.name,
             model=None,
             edition=catalog.nomenclature.edition,

@@ -80,19 +80,25 @@ def _predicate(exclude: Exclude) -> Callable[[Passage], bool] | None:
     return left_out
 
 
-def retrieve_precedents(runtime: Runtime, query_text: str, *, top: int = 30, exclude: Exclude = None
-                        ) -> list[PrecedentHit]:
-    """The `top` precedents nearest to the query (dense), minus the excluded ones; [] when none are indexed."""
+def retrieve_precedents(runtime: Runtime, query_text: str, *, top: int = 30, exclude: Exclude = None,
+                        lexical: bool = False) -> list[PrecedentHit]:
+    """The `top` precedents nearest to the query, minus the excluded ones; [] when none are indexed. Dense by
+    default; `lexical=True`: BM25, with `similarity` the score over the request's best (so in (0, 1])."""
     rules = [f for f in map(_predicate, (*_EXCLUDED.get(), exclude)) if f is not None]
     fetch = top * OVERFETCH if rules else top
-    hits = runtime.retriever.dense(query_text, kinds=[SourceKind.PRECEDENT], top=fetch)
+    if lexical:
+        hits = runtime.retriever.lexical(query_text, kinds=[SourceKind.PRECEDENT], top=fetch)
+        best = max((float(h.lexical_score or 0.0) for h in hits), default=0.0) or 1.0
+    else:
+        hits = runtime.retriever.dense(query_text, kinds=[SourceKind.PRECEDENT], top=fetch)
     out: list[PrecedentHit] = []
     for h in hits:
         p = h.passage
         if any(rule(p) for rule in rules):
             continue
+        sim = float(h.lexical_score or 0.0) / best if lexical else float(h.dense_score or 0.0)
         out.append(PrecedentHit(
-            passage=p, similarity=max(float(h.dense_score or 0.0), 0.0), dataset=str(p.meta.get("dataset", "")),
+            passage=p, similarity=max(sim, 0.0), dataset=str(p.meta.get("dataset", "")),
             item_id=str(p.meta.get("item_id", "")), codes=p.codes, level=int(p.level or max(map(len, p.codes))),
         ))
         if len(out) == top:

@@ -19,6 +19,7 @@ from .features import Signals
 from .offline import SOFTMAX_K, OfflineEngine
 from .query import build_query
 from .ranker import LGBM_PARAMS, Ranker, fit_temperature, graded_label
+from .trust import pool_indices
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -120,6 +121,9 @@ class SignalCache:
             s, _ = engine.collect(build_query(item.description))
             raw = self.data[k] = {f.name: getattr(s, f.name) for f in fields(Signals) if f.name != "prior"}
             self.dirty = True
+        elif "lex_precedents" not in raw:  # cached before the lexical precedent signal: add just that
+            raw["lex_precedents"] = engine.lexical_precedents(build_query(item.description))
+            self.dirty = True
         return Signals(**raw, prior=engine._prior())
 
     def save(self) -> None:
@@ -216,7 +220,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     assign_folds(items, folds=folds, seed=seed)
     fold_of = {(it.dataset, it.item_id): it.fold for it in items}  # every record, sampled or not
     everything, items = items, [it for it in items if it.train]
-    engine = OfflineEngine(runtime, ranker=None)
+    engine = OfflineEngine(runtime, packaged=False)
     cache = SignalCache(runtime)
     rng = np.random.default_rng(seed)
 
@@ -266,7 +270,9 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
             scores = models[kind][it.fold].predict(r.X)
             ranked = rank(r.codes, scores)
             oof[kind].append(ranking_metrics(ranked, it.gold) | {"dataset": it.dataset})
-            order = np.lexsort((np.array(r.codes), -scores))[:SOFTMAX_K]
+            ranked_all = np.lexsort((np.array(r.codes), -scores))
+            # What the trust model is fitted on: the best lines and the best line of every other subheading.
+            order = [ranked_all[j] for j in pool_indices([r.codes[i] for i in ranked_all], SOFTMAX_K)]
             oof_records[kind].append({"dataset": it.dataset, "item_id": it.item_id, "fold": it.fold,
                                     "gold": list(it.gold), "codes": [r.codes[i] for i in order],
                                     "scores": [round(float(scores[i]), 6) for i in order],
