@@ -29,8 +29,6 @@ class Evidence:
     gris: list[Passage]  # the General Rules of Interpretation
     rulings: list[Passage]  # retrieved ruling passages (precedents)
     excluded: dict[str, str] = field(default_factory=dict)  # chapter or heading -> label of the note excluding it
-    # Beyond the kept candidates: the best line of each other subheading, as (code, score) (the trust model's pool).
-    others: list[tuple[str, float]] = field(default_factory=list)
 
     def passages(self) -> dict[str, Passage]:
         """Every passage supplied as evidence, by id (what a citation may point at)."""

@@ -62,8 +62,7 @@ class Prompt:
 
     def candidates_scored(self) -> list[Candidate]:
         return [Candidate(code=c.line.code, score=round(float(c.score), 5), contradicted=bool(c.contradicted))
-                for c in self.evidence.candidates[:100]] + [
-            Candidate(code=code, score=round(score, 5)) for code, score in self.evidence.others]
+                for c in self.evidence.candidates[:100]]
 
     def citations(self, code: str, cited: list[str]) -> list[Citation]:
         """The line's own passage and its heading's (when stored), then the supplied passages the model cited."""

@@ -38,7 +38,6 @@ from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
 from .rationale import explain
 from .suggestions import calibrate, citations, diversify, reasons
-from .trust import pool_indices
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -135,8 +134,6 @@ class OfflineEngine:
             clashes = contradictions(q.text, self._leaf_texts()[code], said=said) if clashed[i] else []
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
                                      reasons=reasons(code, row, signals), contradicted=clashes))
-        ranked = [leaves[i].code for i in order]
-        others = [(ranked[j], float(scores[order[j]])) for j in pool_indices(ranked, SOFTMAX_K) if j >= EVIDENCE_K]
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:
@@ -149,7 +146,6 @@ class OfflineEngine:
             gris=list(self.runtime.catalog.gris),
             rulings=found.rulings,
             excluded=excluded,
-            others=others,
         )
 
     def score(self, X: np.ndarray) -> np.ndarray:
@@ -344,8 +340,7 @@ class OfflineEngine:
             context=list(context or []),
             suggestions=suggestions,
             candidates=[Candidate(code=c.line.code, score=round(c.score, 5), contradicted=bool(c.contradicted))
-                        for c in ev.candidates[:100]]
-            + [Candidate(code=code, score=round(score, 5)) for code, score in ev.others],
+                        for c in ev.candidates[:100]],
             engine=self.name,
             model=None,
             edition=catalog.nomenclature.edition,

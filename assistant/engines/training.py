@@ -19,7 +19,6 @@ from .features import Signals
 from .offline import SOFTMAX_K, OfflineEngine
 from .query import build_query
 from .ranker import LGBM_PARAMS, Ranker, fit_temperature, graded_label
-from .trust import pool_indices
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -270,9 +269,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
             scores = models[kind][it.fold].predict(r.X)
             ranked = rank(r.codes, scores)
             oof[kind].append(ranking_metrics(ranked, it.gold) | {"dataset": it.dataset})
-            ranked_all = np.lexsort((np.array(r.codes), -scores))
-            # What the trust model is fitted on: the best lines and the best line of every other subheading.
-            order = [ranked_all[j] for j in pool_indices([r.codes[i] for i in ranked_all], SOFTMAX_K)]
+            order = np.lexsort((np.array(r.codes), -scores))[:SOFTMAX_K]
             oof_records[kind].append({"dataset": it.dataset, "item_id": it.item_id, "fold": it.fold,
                                     "gold": list(it.gold), "codes": [r.codes[i] for i in order],
                                     "scores": [round(float(scores[i]), 6) for i in order],

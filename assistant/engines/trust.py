@@ -1,8 +1,7 @@
 """Trust: confidence calibrated at 4, 6 and 10 digits, conformal candidate sets, and the routing they give a case.
 
 How it works (fitted by `tariff train trust` on the ranker's out-of-fold scores, never on the items it reports on):
-- The ranker's softmax over its best SOFTMAX_K lines and the best line of every other candidate subheading
-  (`pool_indices`) is summed per heading / subheading / line ("raw" probability).
+- The ranker's softmax over its best SOFTMAX_K lines is summed per heading / subheading / line ("raw" probability).
 - Per level, two isotonic maps turn raw into calibrated probability: one for the level's best code, one for the rest;
   a third gives the probability that the right code is among the candidates at all (from the best raw value).
 - Candidate sets are split conformal (maps fitted on some folds, scores computed on the others) with the LAC score (1 - calibrated probability of the right code) over the
@@ -41,18 +40,6 @@ def softmax(scores: list[float] | np.ndarray, temperature: float) -> np.ndarray:
         return s
     z = np.exp((s - s.max()) / max(temperature, 1e-6))
     return z / z.sum()
-
-
-def pool_indices(codes: list[str], k: int) -> list[int]:
-    """The trust model's pool of a ranked candidate list: the first `k` lines, then the best line of every
-    subheading not among them (so that a subheading the ranker put low still has a probability)."""
-    out = list(range(min(k, len(codes))))
-    seen = {c[:6] for c in codes[:k]}
-    for i in range(k, len(codes)):
-        if codes[i][:6] not in seen:
-            seen.add(codes[i][:6])
-            out.append(i)
-    return out
 
 
 def masses(codes: list[str], probs: np.ndarray, level: int) -> dict[str, float]:
@@ -127,9 +114,8 @@ class Trust:
 
     def assess(self, codes: list[str], scores: list[float]) -> dict[int, dict[str, float]]:
         """Calibrated probability per code at each level (best first), OUTSIDE included."""
-        idx = pool_indices(codes, self.softmax_k)
-        probs = softmax([scores[i] for i in idx], self.temperature)
-        codes = [codes[i] for i in idx]
+        probs = softmax(scores[: self.softmax_k], self.temperature)
+        codes = codes[: self.softmax_k]
         raw = {lv: masses(codes, probs, lv) for lv in self.levels}
         return {lv: m.calibrated(raw[lv]) for lv, m in self.levels.items() if raw[lv]}  # HS only: no 10-digit level
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..evaluation.metrics import accuracy_at_coverage, ece
-from .trust import LEVELS, OUTSIDE, Isotonic, LevelModel, Trust, masses, pool_indices, softmax
+from .trust import LEVELS, OUTSIDE, Isotonic, LevelModel, Trust, masses, softmax
 
 MIN_GROUPS = (10**9, 150)  # Mondrian by chapter off / on where a chapter has >= 150 calibration items
 
@@ -50,9 +50,8 @@ def golds_at(rec: Record, level: int) -> set[str]:
 def _raw(recs: list[Record], temperature: float, softmax_k: int) -> list[dict[int, dict[str, float]]]:
     out = []
     for r in recs:
-        idx = pool_indices(list(r.codes), softmax_k)
-        probs = softmax([r.scores[i] for i in idx], temperature)
-        out.append({lv: masses([r.codes[i] for i in idx], probs, lv) for lv in LEVELS})
+        probs = softmax(list(r.scores[:softmax_k]), temperature)
+        out.append({lv: masses(list(r.codes[:softmax_k]), probs, lv) for lv in LEVELS})
     return out
 
 
@@ -200,8 +199,8 @@ def model_card(figures: dict[int, dict[str, dict]], *, chosen: int, n: dict[str,
         "ranked by the fold model that never saw it, with its fold's precedents not retrievable. Items:",
         *[f"- `{k}`: {v}" for k, v in sorted(n.items())], "",
         "## Method", "",
-        "- Raw probability of a heading / subheading / line: the ranker's softmax over its best 50 lines and the best "
-        "line of every other candidate subheading, summed per prefix.",
+        "- Raw probability of a heading / subheading / line: the ranker's softmax over its best 50 lines, summed "
+        "per prefix.",
         "- Per level (4, 6, 10 digits), isotonic regression maps raw to calibrated probability: one map for the "
         "level's best code, one for the others, and one for the probability that the right code is among the "
         "candidates at all (the complement is the pseudo-code OUTSIDE).",
