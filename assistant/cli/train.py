@@ -80,6 +80,7 @@ def train_trust_command(
     from ..engines.offline import SOFTMAX_K
     from ..engines.trust_training import (
         MIN_GROUPS,
+        POOLS,
         deviation,
         fit_trust,
         fold_models,
@@ -95,22 +96,27 @@ def train_trust_command(
     work = work or get_runtime().settings.home / "ranker-cv"
     recs = load_records(work / "oof.jsonl.gz")
     temperature = float(json.loads((work / "final.json").read_text(encoding="utf-8"))["temperature"])
-    figures = {mg: nested_cv(recs, temperature=temperature, softmax_k=SOFTMAX_K, min_group=mg, coverage=coverage)
-               for mg in MIN_GROUPS}
-    chosen = min(MIN_GROUPS, key=lambda mg: (deviation(figures[mg], coverage), mg))
+    # Pool size (the ranker's best k lines) and Mondrian on/off, chosen by nested CV among the choices whose coverage
+    # holds (sets are valid at any choice): the fewest open 6-digit sets (a set that is not open can be acted on),
+    # then the smallest.
+    figures = {(k, mg): nested_cv(recs, temperature=temperature, softmax_k=k, min_group=mg, coverage=coverage)
+               for k in POOLS if k <= SOFTMAX_K for mg in MIN_GROUPS}
+    valid = [c for c, f in figures.items() if f["all"]["set_coverage_hs6"] >= coverage - 0.01] or list(figures)
+    pool, chosen = min(valid, key=lambda c: (round(figures[c]["all"]["set_open_hs6"], 3),
+                                             figures[c]["all"]["set_size_hs6"], deviation(figures[c], coverage), c))
     n: dict[str, int] = {}
     for r in recs:
         n[r.dataset] = n.get(r.dataset, 0) + 1
-    meta = {"mondrian": "chapter" if chosen < 10**6 else "none", "coverage_reported": coverage,
-            "nested_cv": figures[chosen]}
-    fit_trust(recs, temperature=temperature, softmax_k=SOFTMAX_K, min_group=chosen, meta=meta).save(out)
-    fold_models(recs, work, temperature=temperature, softmax_k=SOFTMAX_K, min_group=chosen)
+    meta = {"mondrian": "chapter" if chosen < 10**6 else "none", "pool": pool, "coverage_reported": coverage,
+            "nested_cv": figures[(pool, chosen)]}
+    fit_trust(recs, temperature=temperature, softmax_k=pool, min_group=chosen, meta=meta).save(out)
+    fold_models(recs, work, temperature=temperature, softmax_k=pool, min_group=chosen)
     command = "tariff train trust " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("trust") + 1:]) \
         if "trust" in sys.argv else "tariff train trust ..."
     card = out.with_suffix(".md")
-    card.write_text(model_card(figures, chosen=chosen, n=n, command=command, coverage=coverage, out=out),
+    card.write_text(model_card(figures, chosen=(pool, chosen), n=n, command=command, coverage=coverage, out=out),
                     encoding="utf-8")
-    for name, m in figures[chosen].items():
+    for name, m in figures[(pool, chosen)].items():
         typer.echo(f"{name}: ECE hs6 {m.get('ece_hs6')}, hs6 set coverage {m.get('set_coverage_hs6')}, "
                    f"size {m.get('set_size_hs6')}, open {m.get('set_open_hs6')}", err=True)
     typer.echo(f"wrote {out}, {card} and fold models in {work}")

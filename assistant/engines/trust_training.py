@@ -20,6 +20,7 @@ from ..evaluation.metrics import accuracy_at_coverage, ece
 from .trust import LEVELS, OUTSIDE, Isotonic, LevelModel, Trust, masses, softmax
 
 MIN_GROUPS = (10**9, 150)  # Mondrian by chapter off / on where a chapter has >= 150 calibration items
+POOLS = (10, 20, 50)  # the ranker's best k lines whose softmax the probabilities come from
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,8 @@ def deviation(figures: dict[str, dict], coverage: float) -> float:
     return float(np.mean(vals)) if vals else math.inf
 
 
-def model_card(figures: dict[int, dict[str, dict]], *, chosen: int, n: dict[str, int], command: str,
-               coverage: float, out: Path) -> str:
+def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple[int, int], n: dict[str, int],
+               command: str, coverage: float, out: Path) -> str:
     """The Markdown model card written beside the shipped trust model."""
     import datetime as dt
 
@@ -199,8 +200,10 @@ def model_card(figures: dict[int, dict[str, dict]], *, chosen: int, n: dict[str,
         "ranked by the fold model that never saw it, with its fold's precedents not retrievable. Items:",
         *[f"- `{k}`: {v}" for k, v in sorted(n.items())], "",
         "## Method", "",
-        "- Raw probability of a heading / subheading / line: the ranker's softmax over its best 50 lines, summed "
-        "per prefix.",
+        f"- Raw probability of a heading / subheading / line: the ranker's softmax over its best {chosen[0]} lines, "
+        "summed per prefix (the pool size, 10, 20 or 50 lines, chosen by the nested CV below among the choices "
+        "whose coverage holds: the fewest open 6-digit sets, then the smallest; what lies beyond the pool is the "
+        "pseudo-code OUTSIDE).",
         "- Per level (4, 6, 10 digits), isotonic regression maps raw to calibrated probability: one map for the "
         "level's best code, one for the others, and one for the probability that the right code is among the "
         "candidates at all (the complement is the pseudo-code OUTSIDE).",
@@ -209,15 +212,15 @@ def model_card(figures: dict[int, dict[str, dict]], *, chosen: int, n: dict[str,
         "conformal scores computed with them on the others. A set that must include OUTSIDE to reach its coverage "
         "is *open*.",
         f"- Mondrian by the best answer's chapter where a chapter has >= 150 calibration items: "
-        f"{'on' if chosen < 10**6 else 'off'} (chosen by the nested CV below: the closer mean 6-digit coverage to "
-        "its target over the sources).",
+        f"{'on' if chosen[1] < 10**6 else 'off'} (chosen by the same nested CV).",
         "- 10-digit figures: US items only (UK codes count to 6 digits).", "",
         f"## Nested cross-validation ({coverage:.0%} sets)", "",
         "Fold k's items judged by a trust model fitted on the other folds only. \"Set coverage\" counts an open set as "
         "covering an item whose right code is outside the candidates; \"listed codes cover\" does not.", "",
     ]
-    for mg, by in figures.items():
-        lines += [f"### Mondrian {'on' if mg < 10**6 else 'off'}{' (shipped)' if mg == chosen else ''}", "",
+    for (k, mg), by in figures.items():
+        lines += [f"### Pool {k} lines, Mondrian {'on' if mg < 10**6 else 'off'}{' (shipped)' if (k, mg) == chosen else ''}",
+                  "",
                   "| source | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
         for name, m in by.items():
             lines.append(f"| {name} | {m['n']} | " + " | ".join(cell(k, m.get(k)) for k, _ in cols) + " |")
