@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +106,15 @@ class Runtime:
     def nomenclature(self) -> Nomenclature:
         return self.catalog.nomenclature
 
-    def warm_up(self) -> None:
-        """Load what a first answer needs (catalog, embedding model, every kind's search indexes, the offline
-        engine's tables) now, so that the first request does not wait for it; answers are unchanged."""
-        from .engines import classify
-
+    def warm_up(self, answer: Callable[[str], Any] | None = None) -> None:
+        """Load what a first answer needs (catalog, embedding model, every kind's search indexes, and through
+        `answer`, e.g. the offline engine's classify, its tables) now, so that the first request does not wait for
+        it; answers are unchanged. (The caller passes the engine: the runtime sits below the engines.)"""
         if not len(self.catalog):  # the catalog first: it is what /readyz waits for
             return  # nothing indexed, nothing to load
         self.retriever.search(WARM_UP_TEXT, top=1)
-        classify(WARM_UP_TEXT, engine="offline", top=1, runtime=self)
+        if answer is not None:
+            answer(WARM_UP_TEXT)
 
     # ------------------------------------------------------------------ ingest and status
 

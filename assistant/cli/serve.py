@@ -45,7 +45,9 @@ def _warm_up(runtime: Runtime, server: uvicorn.Server) -> None:
         len(runtime.catalog)
         while not server.started and not server.should_exit:
             time.sleep(0.05)
-        runtime.warm_up()
+        from ..engines import classify
+
+        runtime.warm_up(lambda text: classify(text, engine="offline", top=1, runtime=runtime))
     except Exception:  # noqa: BLE001 - a background thread has no caller to raise to
         log.warning("warm-up failed; the first request will load what it needs", exc_info=True)
 

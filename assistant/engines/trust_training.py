@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..calibration import accuracy_at_coverage, ece
 from ..errors import InputError
-from ..evaluation.metrics import accuracy_at_coverage, ece
 from .trust import LEVELS, OUTSIDE, Isotonic, LevelModel, Trust, masses, softmax
 
 MIN_GROUPS = (10**9, 150)  # Mondrian by chapter off / on where a chapter has >= 150 calibration items

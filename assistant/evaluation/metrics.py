@@ -13,12 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..calibration import accuracy_at_coverage, ece, reliability
+
 LEVELS = (2, 4, 6, 8, 10)
 LEVEL_NAMES = {2: "hs2", 4: "hs4", 6: "hs6", 8: "hts8", 10: "hts10"}
 TOPK = {6: (3, 5), 10: (3, 5)}  # extra top-k figures at these levels
 RECALL_K = {10: (10, 20, 50, 100), 6: (5, 10, 20)}
 COVERAGES = (25, 50, 75, 100)
-ECE_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -164,62 +165,6 @@ def behaviour(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
         "degraded_rate": sum(o.degraded for o in outcomes) / n,
         "errors": sum(o.error is not None for o in outcomes),
     }
-
-
-def reliability(confidences: Sequence[float], correct: Sequence[bool], *, bins: int = ECE_BINS) -> list[dict]:
-    """Equal-width confidence bins over [0, 1]: count, mean confidence and accuracy of each (empty bins kept)."""
-    table = []
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        inside = [
-            (c, ok) for c, ok in zip(confidences, correct) if lo <= c < hi or (b == bins - 1 and c == hi)
-        ]
-        table.append(
-            {
-                "lo": lo,
-                "hi": hi,
-                "n": len(inside),
-                "confidence": sum(c for c, _ in inside) / len(inside) if inside else None,
-                "accuracy": sum(ok for _, ok in inside) / len(inside) if inside else None,
-            }
-        )
-    return table
-
-
-def ece(confidences: Sequence[float], correct: Sequence[bool], *, bins: int = ECE_BINS) -> float | None:
-    """Expected calibration error: sum over bins of (bin share) x |accuracy - mean confidence|."""
-    total = len(confidences)
-    if not total:
-        return None
-    return sum(
-        b["n"] / total * abs(b["accuracy"] - b["confidence"])
-        for b in reliability(confidences, correct, bins=bins)
-        if b["n"]
-    )
-
-
-def accuracy_at_coverage(confidences: Sequence[float], correct: Sequence[bool], coverage: float) -> float | None:
-    """Accuracy of the most confident `coverage` share of answers.
-
-    Ties are resolved in expectation (a partly taken group of equal confidence counts at its mean accuracy),
-    so a system whose confidences carry no signal gets a flat curve rather than one that depends on item order.
-    """
-    n = len(confidences)
-    if not n or coverage <= 0:
-        return None
-    take = max(1.0, coverage * n)
-    groups: dict[float, list[bool]] = defaultdict(list)
-    for c, ok in zip(confidences, correct):
-        groups[c].append(ok)
-    taken, hits = 0.0, 0.0
-    for c in sorted(groups, reverse=True):
-        group = groups[c]
-        part = min(len(group), take - taken)
-        hits += part * sum(group) / len(group)
-        taken += part
-        if taken >= take - 1e-9:
-            break
-    return hits / taken
 
 
 def answer_correctness(outcomes: Sequence[ItemOutcome], level: int) -> list[tuple[float | None, bool]]:

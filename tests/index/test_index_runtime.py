@@ -91,7 +91,7 @@ def test_warm_up_loads_the_model_and_indexes_and_changes_no_answer(hs_runtime):
     fresh = Runtime.open(hs_runtime.settings, auto_ingest=False)  # the same home, nothing loaded yet
     cold = classify("men's knitted cotton t-shirt", engine="offline", runtime=fresh)
     warm = Runtime.open(hs_runtime.settings, auto_ingest=False)
-    warm.warm_up()
+    warm.warm_up(lambda text: classify(text, engine="offline", top=1, runtime=warm))
     assert warm._embedder is not None and warm._retriever is not None and warm._retriever._indexes
     again = classify("men's knitted cotton t-shirt", engine="offline", runtime=warm)
     assert again.model_dump(exclude={"elapsed_ms"}) == cold.model_dump(exclude={"elapsed_ms"})
