@@ -26,14 +26,17 @@ def check_coverage(coverage: float | None) -> float:
 def assess(result: Classification, catalog: Catalog, *, coverage: float | None = None,
            trust: Trust | None = None, packaged: bool = True) -> Classification:
     """The answer with confidence_by_level, support and candidate sets. The calibrated probabilities come from the
-    offline ranker's candidates (what every engine's answer is drawn from); `confidence` becomes the calibrated
-    probability at the suggestion's own level. `packaged=False`: no trust model unless one is given (cross-validation
-    must not use the shipped one, fitted on every fold)."""
+    offline ranker's candidates (what every engine's answer is drawn from); for the offline engine's answers
+    `confidence` becomes the calibrated probability at the suggestion's own level. `packaged=False`: no trust model
+    unless one is given (cross-validation must not use the shipped one, fitted on every fold)."""
     coverage = check_coverage(coverage)
     trust = trust if trust is not None else (packaged_trust() if packaged else None)
     # As the engine shares its confidence: among the lines no stated fact contradicts.
     pool = [c for c in result.candidates if not c.contradicted] or result.candidates
     assessed = trust.assess([c.code for c in pool], [c.score for c in pool]) if trust and pool else {}
+    # The calibration is the offline ranker's: an LLM's own confidence is kept (confidence_by_level is the offline
+    # evidence's view of its codes), unless it failed and the offline engine answered.
+    offline_answer = result.engine == "offline" or result.degraded
     suggestions = []
     for s in result.suggestions:
         update: dict = {"support": check_support(s, result.description + ". " + ". ".join(result.context), catalog)}
@@ -45,7 +48,7 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
                     by_level[str(lv)] = round(p if p is not None else trust.levels[lv].rest(0.0), 4)
             update["confidence_by_level"] = by_level
             own = max((lv for lv in assessed if len(s.code) >= lv), default=None)
-            if own is not None:
+            if own is not None and offline_answer:
                 update["confidence"] = by_level[str(own)]
         suggestions.append(s.model_copy(update=update))
     sets: list[CandidateSet] = []
