@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,13 +94,6 @@ def from_metadata(ident: str, text: str, md: dict[str, Any]) -> Passage:
 
 COUNT_TTL = 5.0  # seconds
 
-# Embedded Chroma saves a collection's HNSW graph to disk only once `sync_threshold` writes (default 1000) have
-# piled up since the last save; every process that opens the store replays the unsaved rest of its log into the
-# graph first, at its first read. With the default that was 3,846 vectors on the built default corpus: 1.3 s of
-# CPU on every start of every command, whether or not it searches. Saving after every write (a write is a batch of
-# passages, see index/ingest.py) leaves nothing to replay. The engine never searches the graph (index/retrieve.py).
-HNSW_SYNC = {"sync_threshold": 1, "batch_size": 1}  # batch_size may not exceed sync_threshold
-
 
 class ChromaStore:
     """Chroma, embedded (PersistentClient under TARIFF_HOME) or a server (TARIFF_CHROMA_URL).
@@ -135,14 +127,10 @@ class ChromaStore:
                 self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
             self.collections = {
                 kind: self.client.get_or_create_collection(
-                    f"{namespace}-{kind.value}", embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine", **HNSW_SYNC}},
+                    f"{namespace}-{kind.value}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
                 )
                 for kind in SourceKind
             }
-            if not url:
-                for col in self.collections.values():
-                    _persist_every_write(col)
 
     def upsert(self, passages: list[Passage], embeddings: np.ndarray, *, source_key: str = "") -> None:
         """Write passages with their vectors. Ids are content hashes, so an id already stored holds this very
@@ -250,17 +238,6 @@ class ChromaStore:
         yet a request that needs the index still fails fast when the index is gone, as documented)."""
         with _guard(self.location):
             self.client.heartbeat()
-
-
-def _persist_every_write(col: Any) -> None:
-    """Give a collection made with Chroma's default HNSW_SYNC settings ours (its next open then saves the graph)."""
-    hnsw = (getattr(col, "configuration_json", None) or {}).get("hnsw") or {}
-    if hnsw.get("sync_threshold") != HNSW_SYNC["sync_threshold"]:
-        with warnings.catch_warnings():
-            # Chroma re-reads the collection's own configuration after the change and warns that our
-            # `embedding_function=None` is a "legacy" setting; nothing of ours is deprecated.
-            warnings.filterwarnings("ignore", "legacy embedding function config", DeprecationWarning)
-            col.modify(configuration={"hnsw": dict(HNSW_SYNC)})
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -72,39 +72,3 @@ def test_delete_and_snapshot(sample, vectors, store):
 def test_unreachable_server_is_backend_unavailable():
     with pytest.raises(BackendUnavailable):
         ChromaStore(namespace="test", url="http://127.0.0.1:9")
-
-
-def _unsaved_vectors(path) -> dict[str, int]:
-    """Log entries per collection that Chroma's HNSW graph on disk lacks (what the next open would replay)."""
-    import sqlite3
-
-    db = sqlite3.connect(f"file:{path / 'chroma.sqlite3'}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT c.name, (SELECT COUNT(*) FROM embeddings_queue q WHERE q.topic LIKE '%' || c.id"
-            "   AND q.seq_id > COALESCE((SELECT m.seq_id FROM max_seq_id m WHERE m.segment_id = s.id), 0))"
-            " FROM collections c JOIN segments s ON s.collection = c.id WHERE s.scope = 'VECTOR'").fetchall()
-    finally:
-        db.close()
-    return {name: n for name, n in rows}
-
-
-def test_every_write_is_saved_so_a_new_process_replays_nothing(sample, vectors, tmp_path):
-    store = ChromaStore(namespace="test", path=tmp_path / "chroma")
-    store.upsert(sample[:40], vectors[:40])
-    store.upsert(sample[40:], vectors[40:])  # two writes, both far below Chroma's default 1000-write save interval
-    assert store.count() == len(sample)
-    unsaved = _unsaved_vectors(tmp_path / "chroma")
-    assert unsaved and set(unsaved.values()) == {0}
-
-
-def test_a_store_made_with_chromas_defaults_is_switched_to_saving_every_write(sample, vectors, tmp_path):
-    import chromadb
-
-    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
-    old = client.get_or_create_collection("test-hs", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
-    assert old.configuration_json["hnsw"]["sync_threshold"] == 1000
-    store = ChromaStore(namespace="test", path=tmp_path / "chroma")
-    assert {c.configuration_json["hnsw"]["sync_threshold"] for c in store.collections.values()} == {1}
-    store.upsert(sample, vectors)
-    assert set(_unsaved_vectors(tmp_path / "chroma").values()) == {0}
