@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +36,8 @@ def _when(value: datetime | str | None) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "" if value is None else f"{round(float(value) * 100)}%"
+    # Half up, as the page's script rounds (Math.round): Python's round() would show 12 % where the chat shows 13 %.
+    return "" if value is None else f"{math.floor(float(value) * 100 + 0.5)}%"
 
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True))

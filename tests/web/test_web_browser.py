@@ -3,6 +3,7 @@ the officer's review, role separation. The tests run in order and build on each 
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -24,6 +25,11 @@ ADVISORY = "Pending officer review — advisory only"
 HS6 = re.compile(r"^\d{4}\.\d{2}$")
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+
+
+def pct(value: float) -> str:
+    """A confidence as the page shows it: a whole percent, halves rounded up (the script's Math.round)."""
+    return f"{math.floor(value * 100 + 0.5)}%"
 
 
 def stored_case(site, case_id: str):
@@ -97,7 +103,7 @@ def test_broker_chat_streams_cited_suggestions_into_a_pending_case(site, visitor
     assert codes and all(HS6.match(c) for c in codes), codes  # HS-only nomenclature: 6 digits, dotted
     expect(answer.locator(".status")).to_contain_text(ADVISORY)
     first = answer.locator(".suggestion").first
-    expect(first.locator(".pct")).to_have_text(f"{round(case.suggestions[0].confidence * 100)}%")
+    expect(first.locator(".pct")).to_have_text(pct(case.suggestions[0].confidence))
     expect(first.locator("meter")).to_have_attribute("value", str(case.suggestions[0].confidence))
     steps = first.locator(".path li")
     assert steps.count() == len(case.suggestions[0].path) >= 2

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from test_web_browser import LAPTOP, PHONE, T_SHIRT, ask, case_id_of, current_answer, no_horizontal_scroll, stored_case
+from test_web_browser import (
+    LAPTOP,
+    PHONE,
+    T_SHIRT,
+    ask,
+    case_id_of,
+    current_answer,
+    no_horizontal_scroll,
+    pct,
+    stored_case,
+)
 
 from assistant.engines.trust import packaged_trust
 
@@ -35,7 +45,7 @@ def test_chat_and_case_page_show_levels_set_and_routing(site, visitors, new_visi
     levels = answer.locator(".suggestion").first.locator(".levels")
     for lv, p in top.confidence_by_level.items():
         name = {"4": "heading", "6": "subheading", "10": "line"}[lv]
-        expect(levels).to_contain_text(f"{name} {dotted(top.code[: int(lv)])}: {round(p * 100)}%")
+        expect(levels).to_contain_text(f"{name} {dotted(top.code[: int(lv)])}: {pct(p)}")
     note = answer.locator(".trust-note")
     expect(note).to_contain_text(f"Routing: {case.routing.replace('_', ' ')}")
     cs = case.candidate_set
