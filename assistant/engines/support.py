@@ -51,7 +51,7 @@ def check_support(s: Suggestion, description: str, catalog: Catalog) -> Support:
     if heading is not None and (hit := _named(goods, heading.description)):
         by.append(f"heading {format_code(s.code[:4])} names {', '.join(hit)}")
     line = catalog.nomenclature.get(s.code)
-    residual = line is not None and line.description.strip().lower().startswith("other")
+    residual = line is not None and line.description.strip().lstrip("-–— ").lower().startswith("other")
     if line is not None and not residual and (hit := _named(goods, line.description)):
         by.append(f"the line names {', '.join(hit)}")
     for c in s.citations:
