@@ -27,7 +27,7 @@ _EXCLUDES = re.compile(r"does not (?:cover|include|apply)|do not (?:cover|includ
 
 def _stem(word: str) -> str:
     """Crude English stem, enough to match "shirts" with "shirt" and "batteries" with "battery"."""
-    w = word.strip("'-")
+    w = re.sub(r"'s$", "", word).strip("'-")  # men's -> men
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
         if len(w) > 4 and w.endswith(suffix) and not w.endswith("ss"):
             return w[: -len(suffix)] + repl
