@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from api_support import SCREWS
+from loopback import LoopbackServer, QuietHandler
 
 from assistant.cli import main
 from assistant.store import audit, checkpoint_url
@@ -28,7 +27,7 @@ class Receiver:
         self.form, self.kept, self.answer, self.delay = form, [], None, 0.0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 (the http.server API)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if outer.answer:
@@ -55,17 +54,11 @@ class Receiver:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first (the timeout case)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/audit/checkpoints"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = LoopbackServer(Handler, "/audit/checkpoints")
+        self.url = self.http.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 @pytest.fixture
