@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AssistantError
+from .suggestions import calibrate
 
 FORMAT = "tariff-trust/1"
 LEVELS = (4, 6, 10)
@@ -34,12 +35,8 @@ MAX_REVIEW_SET = 5  # a 6-digit set larger than this cannot be reviewed from the
 
 
 def softmax(scores: list[float] | np.ndarray, temperature: float) -> np.ndarray:
-    """The ranker's confidences over one request's candidate scores."""
-    s = np.asarray(scores, dtype=np.float64)
-    if not len(s):
-        return s
-    z = np.exp((s - s.max()) / max(temperature, 1e-6))
-    return z / z.sum()
+    """The ranker's confidences over one request's candidate scores (the engine's own softmax, as an array)."""
+    return np.asarray(calibrate([float(v) for v in scores], temperature=temperature), dtype=np.float64)
 
 
 def masses(codes: list[str], probs: np.ndarray, level: int) -> dict[str, float]:

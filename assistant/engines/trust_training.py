@@ -90,13 +90,13 @@ def fit_trust(recs: list[Record], *, temperature: float, softmax_k: int, min_gro
         m = LevelModel(*fit_maps([raws[i][lv] for i in idx], [golds[i] for i in idx]), scores={})
         scores: dict[str, list[float]] = {"all": []}
         for i, r in enumerate(recs):
-            if r.fold in fit_folds and len(folds) > 1 or not golds[i]:
+            if (r.fold in fit_folds and len(folds) > 1) or not golds[i]:
                 continue
             s = round(nonconformity(m.calibrated(raws[i][lv]), golds[i]), 5)
             scores["all"].append(s)
             chapter = next(iter(raws[i][4]), "")[:2]
             scores.setdefault(f"ch:{chapter}", []).append(s)
-        kept = {k: tuple(sorted(v)) for k, v in scores.items() if k == "all" or len(v) >= min(min_group, 10**6)}
+        kept = {k: tuple(sorted(v)) for k, v in scores.items() if k == "all" or len(v) >= min_group}
         levels[lv] = LevelModel(m.top, m.rest, m.inside, scores=kept)
     return Trust(levels, temperature=temperature, softmax_k=softmax_k, min_group=min_group, meta=meta)
 
