@@ -3,8 +3,8 @@
     TARIFF_HOME=/path/to/home .venv/bin/python eval/search_ranker.py name=path ... [--work DIR] [--threads 2]
 
 1. Feature rows: every training item's candidates with its own fold left out of precedent retrieval, built from the
-   retrieval signals `tariff train ranker` cached (never recomputed here) and the fold assignment of `folds.json` in
-   the work directory; dumped once to WORK/search-rows.npz (not part of the package; never committed).
+   retrieval signals `tariff train ranker` cached (never recomputed here), the fold assignment of `folds.json` in
+   the work directory and each fold's query adapter (WORK/fold-K.json: fitted without the fold); dumped once to WORK/search-rows.npz (not part of the package; never committed).
 2. For each configuration of the grid below: 5 fold models, each trained on the other folds' rows only (label-0 rows
    subsampled with a fixed seed, per-source weights if the configuration says so); every item scored out of fold on
    ALL its candidate rows. Tree counts are read off one training run with `num_iteration` (80 / 200 trees).
@@ -37,11 +37,18 @@ GRID: dict[str, tuple[dict, tuple[int, ...]]] = {
                                                "label_gain": [0, 2, 10, 12, 15], "truncation": 10}, (80, 200)),
     "E 63 leaves, lr .1, min_data 100, 15 % label-0": ({"num_leaves": 63, "learning_rate": 0.1,
                                                        "min_data_in_leaf": 100, "keep": 0.15}, (80, 200)),
+    # Added with the query adapter's features (71 columns): longer boosting of D, and D with larger trees.
+    "F = D, more trees": ({"num_leaves": 31, "learning_rate": 0.05, "keep": 0.15, "label_gain": [0, 2, 10, 12, 15],
+                           "truncation": 10}, (200, 300, 450)),
+    "G = D + 63 leaves, min_data 80": ({"num_leaves": 63, "learning_rate": 0.05, "min_data_in_leaf": 80,
+                                        "keep": 0.15, "label_gain": [0, 2, 10, 12, 15], "truncation": 10},
+                                       (200, 350)),
 }
 
 
 def build_rows(specs: list[str], work: Path, out: Path) -> None:
     from assistant.engines.offline import OfflineEngine
+    from assistant.engines.ranker import Ranker
     from assistant.engines.training import SignalCache, item_rows, load_items
     from assistant.runtime import get_runtime
 
@@ -54,12 +61,14 @@ def build_rows(specs: list[str], work: Path, out: Path) -> None:
     n_cached = sum(SignalCache.key(it) in cache.data for it in items)
     if n_cached < len(items):
         raise SystemExit(f"only {n_cached}/{len(items)} items have cached signals: run `tariff train ranker` first")
+    # Each fold's query adapter, as training fitted it without the fold (carried by WORK/fold-K.json).
+    adapters = {f: Ranker.load(work / f"fold-{f}.json").adapter for f in range(meta["folds"])}
     Xs, ys, codes, item_idx = [], [], [], []
     info = []
     t0 = time.time()
     for n, it in enumerate(items):
         f = fold_of[(it.dataset, it.item_id)]
-        r = item_rows(engine, cache, it, lambda v, f=f: fold_of.get((v.dataset, v.item_id)) == f)
+        r = item_rows(engine, cache, it, lambda v, f=f: fold_of.get((v.dataset, v.item_id)) == f, adapters[f])
         Xs.append(r.X)
         ys.append(r.y.astype(np.int8))
         codes += r.codes

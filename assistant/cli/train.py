@@ -87,6 +87,7 @@ def train_trust_command(
         load_records,
         model_card,
         nested_cv,
+        source_ece,
     )
     from ..errors import InputError
     from ..runtime import get_runtime
@@ -107,16 +108,22 @@ def train_trust_command(
     n: dict[str, int] = {}
     for r in recs:
         n[r.dataset] = n.get(r.dataset, 0) + 1
+    # Input-aware calibration or not, at the chosen pool and Mondrian setting: whichever has the lower mean 6-digit
+    # ECE over the sources under the same nested CV (the sources differ in kind of input; pooled ECE hides that).
+    blind = nested_cv(recs, temperature=temperature, softmax_k=pool, min_group=chosen, coverage=coverage,
+                      use_context=False) if all(r.words is not None for r in recs) else None
+    aware = blind is not None and source_ece(figures[(pool, chosen)]) < source_ece(blind)
     meta = {"mondrian": "chapter" if chosen < 10**6 else "none", "pool": pool, "coverage_reported": coverage,
-            "nested_cv": figures[(pool, chosen)]}
-    fit_trust(recs, temperature=temperature, softmax_k=pool, min_group=chosen, meta=meta).save(out)
-    fold_models(recs, work, temperature=temperature, softmax_k=pool, min_group=chosen)
+            "input_aware": aware, "nested_cv": figures[(pool, chosen)] if aware or blind is None else blind}
+    fit_trust(recs, temperature=temperature, softmax_k=pool, min_group=chosen, meta=meta,
+              use_context=aware).save(out)
+    fold_models(recs, work, temperature=temperature, softmax_k=pool, min_group=chosen, use_context=aware)
     command = "tariff train trust " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("trust") + 1:]) \
         if "trust" in sys.argv else "tariff train trust ..."
     card = out.with_suffix(".md")
-    card.write_text(model_card(figures, chosen=(pool, chosen), n=n, command=command, coverage=coverage, out=out),
-                    encoding="utf-8")
-    for name, m in figures[(pool, chosen)].items():
+    card.write_text(model_card(figures, chosen=(pool, chosen), n=n, command=command, coverage=coverage, out=out,
+                               blind=blind, aware=aware), encoding="utf-8")
+    for name, m in meta["nested_cv"].items():
         typer.echo(f"{name}: ECE hs6 {m.get('ece_hs6')}, hs6 set coverage {m.get('set_coverage_hs6')}, "
                    f"size {m.get('set_size_hs6')}, open {m.get('set_open_hs6')}", err=True)
     typer.echo(f"wrote {out}, {card} and fold models in {work}")

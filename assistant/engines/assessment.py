@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..models import CandidateSet, Classification
+from .query import build_query, words
 from .support import check_support
 from .trust import DEFAULT_COVERAGE, CandidateSetResult, Trust, packaged_trust, route
 
@@ -33,7 +34,8 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
     trust = trust if trust is not None else (packaged_trust() if packaged else None)
     # As the engine shares its confidence: among the lines no stated fact contradicts.
     pool = [c for c in result.candidates if not c.contradicted] or result.candidates
-    assessed = trust.assess([c.code for c in pool], [c.score for c in pool]) if trust and pool else {}
+    n_words = len(words(build_query(result.description, result.context).text))
+    assessed = trust.assess([c.code for c in pool], [c.score for c in pool], words=n_words) if trust and pool else {}
     # The calibration is the offline ranker's: an LLM's own confidence is kept (confidence_by_level is the offline
     # evidence's view of its codes), unless it failed and the offline engine answered.
     offline_answer = result.engine == "offline" or result.degraded

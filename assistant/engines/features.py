@@ -39,8 +39,12 @@ HEADING_FEATURES: tuple[str, ...] = (
 # The precedents found by words (BM25 over the precedent memory; similarity = score / request's best).
 LEXICAL_PRECEDENT_FEATURES: tuple[str, ...] = tuple(
     f"plex_{n}_{s}" for n in (10, 6, 4) for s in ("max", "sum", "count", "rank"))
+# The tariff lines found by the adapted query vector (engines/adapter.py): the line, its subheading's and heading's
+# best line, and the gaps to the request's best line and heading.
+ADAPTER_FEATURES: tuple[str, ...] = ("adapt_line", "adapt_6", "adapt_4", "adapt_line_gap", "adapt_4_gap",
+                                     "head_rank_adapt")
 FEATURES: tuple[str, ...] = (*LINE_FEATURES, *EIGHT_FEATURES, *SUBHEADING_FEATURES, *HEADING_FEATURES,
-                             *LEXICAL_PRECEDENT_FEATURES)
+                             *LEXICAL_PRECEDENT_FEATURES, *ADAPTER_FEATURES)
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -70,6 +74,7 @@ class Signals:
     redirected: dict[str, str] = field(default_factory=dict)  # heading such a note sends the goods to -> label
     headings: list[str] = field(default_factory=list)  # candidate headings, in the order they were gathered
     lex_precedents: list[PrecedentVote] = field(default_factory=list)  # found by BM25, best first
+    adapted: dict[str, float] = field(default_factory=dict)  # like `dense`, for the adapted query vector
 
     @cached_property
     def precedent_stats(self) -> dict[str, tuple[float, float, int, int]]:
@@ -86,15 +91,17 @@ class Signals:
         """The request's best values (gaps) and the total precedent weight at 6 and 4 digits (shares)."""
         out = {"dense_4": max((v for k, v in self.dense.items() if len(k) == 4), default=0.0),
                "dense_line": max((v for k, v in self.dense.items() if len(k) >= 8), default=0.0),
-               "lex_4": max((v for k, v in self.lexical.items() if len(k) == 4), default=0.0)}
+               "lex_4": max((v for k, v in self.lexical.items() if len(k) == 4), default=0.0),
+               "adapt_4": max((v for k, v in self.adapted.items() if len(k) == 4), default=0.0),
+               "adapt_line": max((v for k, v in self.adapted.items() if len(k) >= 8), default=0.0)}
         top = self.precedents[:PRECEDENT_TOP_K]
         out["prec_6"] = sum(v.similarity for v in top if len(v.code) >= 6)
         out["prec_4"] = sum(v.similarity for v in top if len(v.code) >= 4)
         return out
 
     @cached_property
-    def heading_ranks(self) -> dict[str, tuple[int, int, int]]:
-        """heading -> its rank among the candidate headings by dense, lexical and precedent evidence."""
+    def heading_ranks(self) -> dict[str, tuple[int, int, int, int]]:
+        """heading -> its rank among the candidate headings by dense, lexical, precedent and adapted evidence."""
         def ranks(score) -> dict[str, int]:
             order = sorted(self.headings, key=lambda h: (-score(h), h))
             return {h: i for i, h in enumerate(order, start=1)}
@@ -103,7 +110,8 @@ class Signals:
         d = ranks(lambda h: self.dense.get(h, 0.0))
         lx = ranks(lambda h: self.lexical.get(h, 0.0))
         p = ranks(lambda h: stats.get(h, (0.0, 0.0, 0, 0))[1])
-        return {h: (d[h], lx[h], p[h]) for h in self.headings}
+        a = ranks(lambda h: self.adapted.get(h, 0.0))
+        return {h: (d[h], lx[h], p[h], a[h]) for h in self.headings}
 
 
 def _stats(votes: list[PrecedentVote]) -> dict[str, tuple[float, float, int, int]]:
@@ -146,7 +154,14 @@ def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int]
         float(line_rank),
         *eight, *sub, *head,
         *_lex_part(code, s), *_lex_part(code[:6], s), *_lex_part(code[:4], s),
+        *_adapted_part(code, s),
     ]
+
+
+def _adapted_part(code: str, s: Signals) -> list[float]:
+    t, line, h4 = s.totals, s.adapted.get(code, 0.0), s.adapted.get(code[:4], 0.0)
+    rank = s.heading_ranks.get(code[:4], (len(s.headings) + 1,) * 4)[3]
+    return [line, s.adapted.get(code[:6], 0.0), h4, t["adapt_line"] - line, t["adapt_4"] - h4, float(rank)]
 
 
 def _lex_part(prefix: str, s: Signals) -> list[float]:
@@ -173,7 +188,7 @@ def _heading_part(h4: str, s: Signals, leaves_in: dict[str, int]) -> list[float]
     t = s.totals
     prec = _precedent_part(h4, s)
     dense_4, lex_4 = s.dense.get(h4, 0.0), s.lexical.get(h4, 0.0)
-    ranks = s.heading_ranks.get(h4, (len(s.headings) + 1,) * 3)
+    ranks = s.heading_ranks.get(h4, (len(s.headings) + 1,) * 4)
     return [
         dense_4, s.dense_exp.get(h4, 0.0), lex_4, s.dense.get(h4[:2], 0.0), s.lexical.get(h4[:2], 0.0),
         s.hs.get(h4, 0.0), t["dense_4"] - dense_4, t["lex_4"] - lex_4,

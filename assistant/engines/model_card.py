@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from .adapter import EPOCHS as ADAPTER_EPOCHS
 from .features import FEATURES
 from .offline import SOFTMAX_K
 from .ranker import LABEL_GAIN
@@ -60,11 +61,20 @@ def model_card(run: TrainingRun, *, command: str, out: Path, search: list[dict] 
         f"LightGBM LambdaRank, {run.params['n_estimators']} trees of {run.params['num_leaves']} leaves "
         f"(learning rate {run.params['learning_rate']}, min_data_in_leaf {run.params['min_child_samples']}, "
         f"label gain {run.params.get('label_gain', LABEL_GAIN)}, truncation level "
-        f"{run.params.get('lambdarank_truncation_level', 30)}, seed {SEED}, deterministic, one thread). "
+        f"{run.params.get('lambdarank_truncation_level', 30)}, seed {SEED}, deterministic with {run.params.get('num_threads', 1)} thread(s)). "
         + ("Hyper-parameters selected by the grouped-CV search below (same folds), not by looking at one split. "
            if search else "These settings were fixed before training, not searched. ")
         + "Compared under the same CV with a logistic regression on standardised features; the simpler model "
         "would ship if it did as well.", "",
+        *(["## Query adapter", "",
+            "A linear map (384x384) on the MiniLM query vector (`engines/adapter.py`, stored in the "
+            "ranker's file), started at the identity and fitted with an in-batch contrastive loss towards the right "
+            "line's vector (a 10-digit gold code) or the mean vector of the gold subheading's lines (a 6-digit or UK "
+            f"code), on {run.adapter_items} items of the same datasets (every item, not only the ranker's sample), "
+            f"{ADAPTER_EPOCHS} epochs, seed {SEED}. Each fold model carries an adapter fitted without its fold's "
+            "items, so the out-of-fold figures below include the adapter's; the shipped adapter is fitted on all "
+            "items. The adapted search over the tariff lines gives the `adapt_*` features and `head_rank_adapt`, "
+            "and its best headings join the candidates.", ""] if run.adapter_items else []),
         "## Features", "", ", ".join(f"`{f}`" for f in FEATURES), "",
         f"## Cross-validation ({FOLDS}-fold, grouped by item and identical description across datasets)", "",
         "Every figure is out of fold: each item scored by a model that never saw its fold, with its fold's "
@@ -73,6 +83,12 @@ def model_card(run: TrainingRun, *, command: str, out: Path, search: list[dict] 
     ]
     for kind, rows in run.cv.items():
         lines += [f"### {kind}{' (shipped)' if kind == run.chosen else ''}", "", *table(rows), ""]
+    if run.answer_cv:
+        lines += ["### What the answer lists first (shipped)", "",
+                  "The same out-of-fold scores, in the order the engine lists its suggestions: subheadings by the sum "
+                  f"of their lines' confidences (softmax over the best {SOFTMAX_K} lines at the fitted temperature), "
+                  "each by its best line (`suggestions.subheading_first`). The figures above rank single lines.", "",
+                  *table(run.answer_cv), ""]
     if run.loso:
         lines += ["## Leave one source out", "",
                   "Trained without the source; its items scored with the whole source removed from precedent "

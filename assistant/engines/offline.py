@@ -1,8 +1,9 @@
 """The offline engine: retrieval over tariff lines, HS 2022, rulings and precedents, then a learned ranker; no LLM.
 
 How a request is ranked:
-1. Tariff lines are retrieved by dense similarity (raw and thesaurus-expanded query) and BM25 over their full text;
-   HS 2022 subheadings, the ruling letters and the precedents (labelled examples) are retrieved too.
+1. Tariff lines are retrieved by dense similarity (raw and thesaurus-expanded query, and the raw query's vector
+   through the learned query adapter, adapter.py) and BM25 over their full text; HS 2022 subheadings, the ruling
+   letters and the precedents (labelled examples) are retrieved too.
 2. Candidates are every line of the best headings of each signal (so a strong heading match or a precedent
    vote brings in its "Other" lines that never matched on their own), and of headings a legal note sends the goods to.
 3. Each candidate gets one feature row (features.py: evidence at line, subheading, heading and chapter level,
@@ -29,6 +30,7 @@ from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import InputError
 from ..models import Candidate, Classification, Passage, SourceKind, Suggestion, TariffLine
 from ..sources.prior import CodePrior
+from .adapter import QueryAdapter
 from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import contradictions, open_question, stated_facts
@@ -37,7 +39,7 @@ from .precedents import retrieve_precedents
 from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
 from .rationale import explain
-from .suggestions import calibrate, citations, diversify, reasons
+from .suggestions import by_subheading, calibrate, citations, diversify, reasons
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -56,7 +58,7 @@ SOFTMAX_K = 50  # candidates the confidences are shared among
 EVIDENCE_K = 100  # ranked candidates kept in the Evidence (what the LLM engine and the candidate list see)
 
 
-def _best_by_prefix(hits: list, *, normalise: bool = False, into: dict[str, float] | None = None,
+def best_by_prefix(hits: list, *, normalise: bool = False, into: dict[str, float] | None = None,
                     levels: tuple[int, ...] = (0, 6, 4, 2)) -> dict[str, float]:
     """Best score per code and per prefix of 6/4/2 digits; BM25 scaled to [0, 1] by the request's best."""
     out: dict[str, float] = {} if into is None else into
@@ -97,6 +99,8 @@ class OfflineEngine:
         self.ranker = ranker if ranker is not None else (packaged_ranker() if packaged else None)
         # Cross-validation: precedents this returns True for are never retrieved (the item's own fold).
         self.leave_out = leave_out
+        # The query adapter the ranker was trained with (training sets each fold's own).
+        self.adapter: QueryAdapter | None = self.ranker.adapter if self.ranker is not None else None
 
     # ------------------------------------------------------------------ evidence
 
@@ -163,14 +167,15 @@ class OfflineEngine:
         dense_raw = retriever.dense(q.text, kinds=[line_kind], top=LINE_K)
         dense_exp = dense_raw if q.expanded == q.text else retriever.dense(q.expanded, kinds=[line_kind], top=LINE_K)
         lexical = retriever.lexical(q.expanded, kinds=[line_kind], top=LINE_K)
+        adapted = self.adapted_hits(q)
         found = Found()
-        for h in (*lexical, *dense_exp, *dense_raw):
+        for h in (*adapted, *lexical, *dense_exp, *dense_raw):
             found.lines[h.passage.codes[0]] = h.passage
         hs: dict[str, float] = {}
         if line_kind is SourceKind.HTS and catalog.hs is not None:
             hs_hits = retriever.dense(q.text, kinds=[SourceKind.HS], top=HS_K)
             found.hs = {h.passage.codes[0]: h.passage for h in hs_hits}
-            hs = _best_by_prefix(hs_hits, levels=(6, 4))
+            hs = best_by_prefix(hs_hits, levels=(6, 4))
         ruling: dict[str, float] = {}
         ruling_hits = retriever.dense(q.text, kinds=[SourceKind.RULING], top=RULING_K)
         found.rulings = [h.passage for h in ruling_hits]
@@ -190,16 +195,28 @@ class OfflineEngine:
         lex_votes = self.lexical_precedents(q, found)
         signals = Signals(
             query_words=len(words(q.text)),
-            dense=_best_by_prefix(dense_raw),
-            dense_exp=_best_by_prefix(dense_exp),
-            lexical=_best_by_prefix(lexical, normalise=True),
+            dense=best_by_prefix(dense_raw),
+            dense_exp=best_by_prefix(dense_exp),
+            lexical=best_by_prefix(lexical, normalise=True),
             hs=hs,
             ruling=ruling,
             precedents=votes,
             lex_precedents=lex_votes,
             prior=self._prior(),
+            adapted=best_by_prefix(adapted),
         )
         return signals, found
+
+    def adapted_hits(self, q: Query) -> list:
+        """Tariff lines nearest the adapted query vector (none without an adapter, or on an HS-only corpus)."""
+        adapter = self.adapter
+        catalog = self.runtime.catalog
+        if adapter is None or not catalog.nomenclature.edition.startswith("HTS"):
+            return []
+        vec = self.runtime.retriever.embed_query(q.text)
+        if len(vec) != adapter.dim:
+            return []
+        return self.runtime.retriever.dense_vector(adapter.apply(vec), kinds=[SourceKind.HTS], top=LINE_K)
 
     def lexical_precedents(self, q: Query, found: Found | None = None) -> list[PrecedentVote]:
         """The precedent memory searched by words (brand and trade names, model words, short parcel texts)."""
@@ -226,7 +243,7 @@ class OfflineEngine:
             _top_headings(signals.dense), _top_headings(signals.dense_exp), _top_headings(signals.lexical),
             _top_headings(signals.hs), _top_headings({k: v[1] for k, v in stats.items()}),
             _top_headings({k: v[1] for k, v in signals.lex_precedent_stats.items()}),
-            sorted(k for k in signals.ruling if len(k) == 4),
+            sorted(k for k in signals.ruling if len(k) == 4), _top_headings(signals.adapted),
         ]
         index = self._leaf_index()
         headings: list[str] = []
@@ -315,12 +332,13 @@ class OfflineEngine:
     def answer(self, description: str, ev: Evidence, *, context: list[str] | None, top: int,
                started: float | None = None) -> Classification:
         catalog = self.runtime.catalog
-        best = diversify(ev.candidates, top)
         # Confidence is shared among the lines no stated fact contradicts (all of them if every line is contradicted).
         pool = [c for c in ev.candidates[:SOFTMAX_K] if not c.contradicted] or ev.candidates[:SOFTMAX_K]
         shares = (self.ranker.probabilities([c.score for c in pool]) if self.ranker is not None
                   else calibrate([c.score for c in pool], temperature=1.0))
         probs = dict(zip((c.line.code for c in pool), shares))
+        # The most probable subheadings first, each by its best line.
+        best = diversify(by_subheading(ev.candidates, probs), top)
         suggestions = []
         for c in best:
             suggestions.append(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AssistantError
+from .adapter import QueryAdapter
 from .features import FEATURES
 
 SEED = 13
@@ -59,6 +60,7 @@ class Ranker:
         self.features = FEATURES
         self._booster = None
         self._linear: dict | None = None
+        self.adapter: QueryAdapter | None = None  # the query adapter whose searches the features were built from
 
     # ------------------------------------------------------------------ sklearn-like
 
@@ -115,12 +117,9 @@ class Ranker:
 
     def probabilities(self, scores: list[float] | np.ndarray) -> list[float]:
         """Softmax of one request's scores at the fitted temperature (the suggestions' confidences)."""
-        if not len(scores):
-            return []
-        top = max(scores)
-        exps = [math.exp((s - top) / max(self.temperature, 1e-6)) for s in scores]
-        total = sum(exps)
-        return [e / total for e in exps]
+        from .suggestions import calibrate
+
+        return calibrate([float(v) for v in scores], temperature=self.temperature)
 
     # ------------------------------------------------------------------ persistence (text, no pickle)
 
@@ -131,6 +130,8 @@ class Ranker:
             body["lightgbm"] = self._booster.model_to_string()
         if self._linear is not None:
             body["linear"] = self._linear
+        if self.adapter is not None:
+            body["adapter"] = self.adapter.to_dict()
         return body
 
     def save(self, path: str | Path) -> Path:
@@ -152,6 +153,8 @@ class Ranker:
 
             model._booster = lgb.Booster(model_str=body["lightgbm"])
         model._linear = body.get("linear")
+        if body.get("adapter") is not None:
+            model.adapter = QueryAdapter.from_dict(body["adapter"])
         return model
 
     @classmethod

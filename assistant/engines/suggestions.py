@@ -47,6 +47,24 @@ def reasons(code: str, row: np.ndarray, s: Signals) -> list[str]:
     return out
 
 
+def subheading_first(codes: list[str], probs: dict[str, float]) -> list[str]:
+    """Codes (ranker order) grouped by 6-digit subheading, the most probable subheading first: the sum of its lines'
+    confidences `probs`, i.e. the probability that the subheading is right whichever of its lines is; each group in
+    ranker order; codes without a share (beyond the softmax pool, or contradicted) keep their order after them."""
+    mass: dict[str, float] = {}
+    for code, p in probs.items():
+        mass[code[:6]] = mass.get(code[:6], 0.0) + p
+    order = {c: i for i, c in enumerate(codes)}
+    return sorted(codes, key=lambda c: (-mass.get(c[:6], 0.0), order[c]))
+
+
+def by_subheading(candidates: list[ScoredLine], probs: dict[str, float]) -> list[ScoredLine]:
+    """The candidates in the order of `subheading_first` (how the answer lists its suggestions; out of fold it puts
+    the right subheading first more often than the single best line does: the ranker's model card)."""
+    at = {c.line.code: c for c in candidates}
+    return [at[code] for code in subheading_first([c.line.code for c in candidates], probs)]
+
+
 def diversify(candidates: list[ScoredLine], top: int) -> list[ScoredLine]:
     """The best line of each distinct 6-digit subheading: five alternatives, not five suffixes of one line."""
     out: list[ScoredLine] = []

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
+from .adapter import QueryAdapter, fit_adapter, line_targets
 from .features import Signals
-from .offline import SOFTMAX_K, OfflineEngine
-from .query import build_query
+from .offline import SOFTMAX_K, OfflineEngine, best_by_prefix
+from .query import build_query, words
 from .ranker import LGBM_PARAMS, Ranker, fit_temperature, graded_label
+from .suggestions import calibrate, subheading_first
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -118,7 +120,9 @@ class SignalCache:
         raw = self.data.get(k)
         if raw is None:
             s, _ = engine.collect(build_query(item.description))
-            raw = self.data[k] = {f.name: getattr(s, f.name) for f in fields(Signals) if f.name != "prior"}
+            # The adapted search depends on the fold's adapter: never cached (item_rows adds it).
+            raw = self.data[k] = {f.name: getattr(s, f.name) for f in fields(Signals)
+                                  if f.name not in ("prior", "adapted")}
             self.dirty = True
         elif "lex_precedents" not in raw:  # cached before the lexical precedent signal: add just that
             raw["lex_precedents"] = engine.lexical_precedents(build_query(item.description))
@@ -144,15 +148,50 @@ class Rows:
     y: np.ndarray
 
 
-def item_rows(engine: OfflineEngine, cache: SignalCache, item: Item, leave_out) -> Rows:
-    """The item's candidates as the engine would rank them with `leave_out` precedents not retrievable."""
+def item_rows(engine: OfflineEngine, cache: SignalCache, item: Item, leave_out,
+              adapter: QueryAdapter | None = None) -> Rows:
+    """The item's candidates as the engine would rank them with `leave_out` precedents not retrievable and the
+    query adapter `adapter` (one that never saw the item)."""
     engine.leave_out = leave_out
+    engine.adapter = None
     q = build_query(item.description)
-    signals = engine.keep_precedents(cache.signals(engine, item))
+    signals = cache.signals(engine, item)
+    engine.adapter = adapter
+    signals.adapted = best_by_prefix(engine.adapted_hits(q))
+    signals = engine.keep_precedents(signals)
     leaves, X = engine.candidate_rows(q, signals)
     digits = 6 if all(len(g) == 6 for g in item.gold) else 10
     y = np.array([graded_label(ln.code, item.gold, gold_digits=digits) for ln in leaves], dtype=np.int32)
     return Rows([ln.code for ln in leaves], X.astype(np.float32), y)
+
+
+# ---------------------------------------------------------------- query adapters
+
+
+class AdapterData:
+    """Every labelled item's query vector and target line vector (engines/adapter.py), to fit adapters on subsets."""
+
+    def __init__(self, runtime: Runtime, items: list[Item], log=print):
+        from ..models import SourceKind
+
+        index = runtime.retriever.dense_index(SourceKind.HTS)
+        keep = [i for i, p in enumerate(index.passages) if p.codes and len(p.codes[0]) >= 8 and index.present[i]]
+        codes = [index.passages[i].codes[0] for i in keep]
+        targets = line_targets(codes, index.matrix[keep], [it.gold for it in items])
+        self.items = [it for it, t in zip(items, targets) if t is not None]
+        self.targets = np.asarray([t for t in targets if t is not None], dtype=np.float32)
+        inner = getattr(runtime.embedder, "inner", runtime.embedder)
+        texts = [build_query(it.description).text for it in self.items]
+        log(f"adapter: embedding {len(texts)} queries")
+        self.queries = np.concatenate([inner.embed(texts[i:i + 256]) for i in range(0, len(texts), 256)]) \
+            if texts else np.zeros((0, self.targets.shape[1] if len(self.targets) else 1), np.float32)
+
+    def fit(self, exclude, *, seed: int) -> QueryAdapter | None:
+        """An adapter fitted on the items `exclude(item)` is False for (None when nothing is left)."""
+        mask = np.array([not exclude(it) for it in self.items], dtype=bool)
+        if not mask.any():
+            return None
+        return fit_adapter(self.queries[mask], self.targets[mask], seed=seed)
 
 
 # ---------------------------------------------------------------- scoring a ranking
@@ -182,6 +221,11 @@ def summarise(per_item: list[dict]) -> dict[str, float | int]:
     return out
 
 
+def n_words(item: Item) -> int:
+    """The query's word count, as the trust model reads it at inference (engines.assessment)."""
+    return len(words(build_query(item.description).text))
+
+
 def rank(codes: list[str], scores: np.ndarray) -> list[str]:
     """Codes best first, ties by code (as the engine breaks them)."""
     return [c for _, c in sorted(zip((-scores).tolist(), codes))]
@@ -201,6 +245,8 @@ class TrainingRun:
     params: dict = field(default_factory=lambda: dict(LGBM_PARAMS))
     negative_keep: float = NEGATIVE_KEEP
     weigh_sources: bool = False
+    adapter_items: int = 0  # items the query adapters were fitted on (0: no adapter, e.g. an HS-only corpus)
+    answer_cv: dict[str, dict] = field(default_factory=dict)  # source -> metrics of the answer's order (chosen kind)
 
 
 def source_weights(sources: np.ndarray) -> np.ndarray:
@@ -226,11 +272,22 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     def own_fold(f: int):
         return lambda v: fold_of.get((v.dataset, v.item_id)) == f
 
+    # 0. Query adapters: one per fold (fitted without the fold's items, sampled or not) and the final one.
+    adapter_data = AdapterData(runtime, everything, log=log) if runtime.catalog.nomenclature.edition.startswith("HTS") \
+        else None
+    adapters: dict[int, QueryAdapter | None] = {}
+    final_adapter = None
+    if adapter_data is not None:
+        for f in range(folds):
+            adapters[f] = adapter_data.fit(lambda it, f=f: it.fold == f, seed=seed)
+        final_adapter = adapter_data.fit(lambda it: False, seed=seed)
+        log(f"adapter: {folds} fold adapters and the final one fitted on {len(adapter_data.items)} items")
+
     # 1. Training rows: every item with its own fold left out of precedent retrieval; label-0 rows subsampled.
     Xs, ys, gs, item_of = [], [], [], []
     all_rows: list[Rows] = []  # every candidate row, kept for out-of-fold scoring (not built twice)
     for n, it in enumerate(items):
-        r = item_rows(engine, cache, it, own_fold(it.fold))
+        r = item_rows(engine, cache, it, own_fold(it.fold), adapters.get(it.fold))
         all_rows.append(r)
         keep = (r.y > 0) | (rng.random(len(r.y)) < negative_keep)
         if not (r.y > 0).any():
@@ -244,7 +301,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     row_fold = np.array([items[i].fold for i in g])
     row_source = np.array([items[i].dataset for i in g])
     run = TrainingRun(items=items, rows=len(y), params=lgbm_params, negative_keep=negative_keep,
-                      weigh_sources=weigh_sources)
+                      weigh_sources=weigh_sources, adapter_items=len(adapter_data.items) if adapter_data else 0)
     item_source = np.array([it.dataset for it in items])
     w = source_weights(item_source)[g] if weigh_sources else None
 
@@ -261,6 +318,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     for kind in KINDS:
         for f in range(folds):
             m = fit(kind, row_fold != f)
+            m.adapter = adapters.get(f)
             models[kind][f] = m
     oof: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     oof_records: dict[str, list[dict]] = {kind: [] for kind in KINDS}
@@ -271,7 +329,8 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
             oof[kind].append(ranking_metrics(ranked, it.gold) | {"dataset": it.dataset})
             order = np.lexsort((np.array(r.codes), -scores))[:SOFTMAX_K]
             oof_records[kind].append({"dataset": it.dataset, "item_id": it.item_id, "fold": it.fold,
-                                    "gold": list(it.gold), "codes": [r.codes[i] for i in order],
+                                    "gold": list(it.gold), "query_words": n_words(it),
+                                    "codes": [r.codes[i] for i in order],
                                     "scores": [round(float(scores[i]), 6) for i in order],
                                     "labels": [int(r.y[i]) for i in order]})
     sources = sorted({it.dataset for it in items})
@@ -290,6 +349,15 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
             groups_s.append(np.array(rec["scores"]))
             correct.append(np.array(rec["labels"]) == 4)
     run.temperature = fit_temperature(groups_s, correct)
+    # What the answer lists first: subheadings by probability mass at that temperature (suggestions.subheading_first).
+    answered = []
+    for rec in oof_records[run.chosen]:
+        k = rec["scores"][:SOFTMAX_K]
+        probs = dict(zip(rec["codes"][:SOFTMAX_K], calibrate(k, temperature=run.temperature)))
+        answered.append(ranking_metrics(subheading_first(rec["codes"], probs), tuple(rec["gold"]))
+                        | {"dataset": rec["dataset"]})
+    run.answer_cv = {s: summarise([m for m in answered if m["dataset"] == s]) for s in sources}
+    run.answer_cv["all"] = summarise(answered)
     for f, m in models[run.chosen].items():
         m.temperature = run.temperature
         body = m.to_dict() | {"fold": f, "trained_on_folds": [k for k in range(folds) if k != f]}
@@ -307,12 +375,14 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     if loso and len(sources) > 1:
         for s in sources:
             m = fit(run.chosen, row_source != s)
+            loso_adapter = adapter_data.fit(lambda it, s=s: it.dataset == s, seed=seed) if adapter_data else None
             per = []
             for it in items:
                 if it.dataset != s:
                     continue
                 f = it.fold
-                r = item_rows(engine, cache, it, lambda v, s=s, f=f: v.dataset == s or fold_of.get((v.dataset, v.item_id)) == f)
+                r = item_rows(engine, cache, it, lambda v, s=s, f=f: v.dataset == s or fold_of.get((v.dataset, v.item_id)) == f,
+                              loso_adapter)
                 per.append(ranking_metrics(rank(r.codes, m.predict(r.X)), it.gold))
             run.loso[s] = summarise(per)
             log(f"LOSO {s}: {run.loso[s]}")
@@ -320,6 +390,7 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     # 5. The final model on every row.
     final = fit(run.chosen, np.ones(len(y), dtype=bool))
     final.temperature = run.temperature
+    final.adapter = final_adapter
     final.save(out)
     (work / "final.json").write_text(json.dumps(final.to_dict()), encoding="utf-8")
     return run

@@ -9,6 +9,11 @@ How it works (fitted by `tariff train trust` on the ranker's out-of-fold scores,
   its coverage is *open* - the right code may lie outside the codes it lists. Our own few lines rather than `crepes`:
   the open-set class and the per-request coverage need the sorted calibration scores, which is all this keeps.
 - Mondrian by chapter of the best answer where a chapter has enough calibration items, else one pooled quantile.
+- Input-aware (when the training records carry the query's word count): the best code's probability comes from a
+  logistic regression on the request's context (CONTEXT: its raw probability, the best heading's and subheading's,
+  the margin to the runner-up, the number of codes sharing the pool, the query's length, the ranker's best score and
+  its lead over the next), then the isotonic map.
+  A three-word parcel text and a ruling's paragraph with the same raw probability are not equally likely right.
 """
 
 from __future__ import annotations
@@ -69,6 +74,69 @@ class Isotonic:
                    tuple(round(float(v), 6) for v in iso.y_thresholds_))
 
 
+CONTEXT = ("logit_best", "logit_best_4", "logit_best_6", "margin", "log_codes", "log_words", "score_best",
+           "score_gap")
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def context_row(raw: dict[int, dict[str, float]], level: int, words: int, scores: list[float] | tuple[float, ...]
+                ) -> list[float]:
+    """The CONTEXT features of a request at `level` (raw: the level's masses, best first, per level; scores: the
+    ranker's scores, best first)."""
+    own = list(raw.get(level, {}).values())
+    best, second = (own[0] if own else 0.0), (own[1] if len(own) > 1 else 0.0)
+    b4, b6 = next(iter(raw.get(4, {}).values()), 0.0), next(iter(raw.get(6, {}).values()), 0.0)
+    top = float(scores[0]) if len(scores) else 0.0
+    gap = top - float(scores[1]) if len(scores) > 1 else 0.0
+    return [_logit(best), _logit(b4), _logit(b6), best - second, math.log1p(len(own)), math.log1p(max(words, 0)),
+            top, gap]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Logistic regression on standardised CONTEXT features: P(the level's best code is right)."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def __call__(self, row: list[float]) -> float:
+        z = self.intercept + sum(c * (v - m) / s for c, v, m, s in zip(self.coef, row, self.mean, self.scale))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    @classmethod
+    def fit(cls, rows: list[list[float]], y: list[float], *, seed: int = 13) -> Context | None:
+        """None when the labels are all one class (nothing to learn)."""
+        from sklearn.linear_model import LogisticRegression
+
+        if len(set(y)) < 2:
+            return None
+        X = np.asarray(rows, dtype=np.float64)
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+        scale[scale < 1e-6] = 1.0  # a constant feature (kept, it then weighs nothing)
+        m = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((X - mean) / scale, np.asarray(y) > 0.5)
+        r = lambda v: tuple(round(float(x), 8) for x in v)  # noqa: E731
+        return cls(r(mean), r(scale), r(m.coef_[0]), round(float(m.intercept_[0]), 8))
+
+    def to_dict(self) -> dict:
+        return {"features": list(CONTEXT), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef), "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Context | None:
+        if not d:
+            return None
+        if tuple(d.get("features", ())) != CONTEXT:
+            raise AssistantError("the trust model's context features differ from this version's: retrain it with "
+                                 "`tariff train trust`")
+        return cls(tuple(d["mean"]), tuple(d["scale"]), tuple(d["coef"]), float(d["intercept"]))
+
+
 @dataclass(frozen=True)
 class LevelModel:
     """One level's calibration maps and its conformal calibration scores (sorted), pooled and per chapter."""
@@ -77,10 +145,15 @@ class LevelModel:
     rest: Isotonic
     inside: Isotonic  # P(the right code is among the candidates | the level's best raw probability)
     scores: dict[str, tuple[float, ...]]  # "all" and "ch:NN" -> sorted nonconformity scores
+    context: Context | None = None  # input-aware: the best code's probability before `top` (see CONTEXT)
 
-    def calibrated(self, raw: dict[str, float]) -> dict[str, float]:
-        """Calibrated probability per candidate code (best first) and of OUTSIDE."""
-        out = {code: (self.top if i == 0 else self.rest)(p) for i, (code, p) in enumerate(raw.items())}
+    def calibrated(self, raw: dict[str, float], row: list[float] | None = None) -> dict[str, float]:
+        """Calibrated probability per candidate code (best first) and of OUTSIDE; `row`: the request's context_row
+        (required when the model is input-aware)."""
+        if self.context is not None and row is None:
+            raise AssistantError("this trust model is input-aware: pass the request's context row")
+        first = (lambda p: self.top(self.context(row))) if self.context is not None else self.top  # noqa: E731
+        out = {code: (first if i == 0 else self.rest)(p) for i, (code, p) in enumerate(raw.items())}
         best = next(iter(raw.values()), 0.0)
         out[OUTSIDE] = 1.0 - self.inside(best) if raw else 1.0
         return out
@@ -109,12 +182,15 @@ class Trust:
         self.levels, self.temperature, self.softmax_k, self.min_group = levels, temperature, softmax_k, min_group
         self.meta = meta or {}
 
-    def assess(self, codes: list[str], scores: list[float]) -> dict[int, dict[str, float]]:
-        """Calibrated probability per code at each level (best first), OUTSIDE included."""
+    def assess(self, codes: list[str], scores: list[float], *, words: int) -> dict[int, dict[str, float]]:
+        """Calibrated probability per code at each level (best first), OUTSIDE included; `words`: the query's word
+        count (engines.query.words of the built query's text)."""
         probs = softmax(scores[: self.softmax_k], self.temperature)
         codes = codes[: self.softmax_k]
         raw = {lv: masses(codes, probs, lv) for lv in self.levels}
-        return {lv: m.calibrated(raw[lv]) for lv, m in self.levels.items() if raw[lv]}  # HS only: no 10-digit level
+        best_first = sorted((float(v) for v in scores[: self.softmax_k]), reverse=True)
+        return {lv: m.calibrated(raw[lv], context_row(raw, lv, words, best_first))  # HS only: no 10-digit level
+                for lv, m in self.levels.items() if raw[lv]}
 
     def candidate_set(self, assessed: dict[str, float], level: int, *, coverage: float,
                       chapter: str | None) -> CandidateSetResult:
@@ -133,7 +209,8 @@ class Trust:
             "format": FORMAT, "temperature": self.temperature, "softmax_k": self.softmax_k,
             "min_group": self.min_group, "meta": self.meta,
             "levels": {str(lv): {"top": _iso(m.top), "rest": _iso(m.rest), "inside": _iso(m.inside),
-                                 "scores": {k: list(v) for k, v in m.scores.items()}}
+                                 "scores": {k: list(v) for k, v in m.scores.items()},
+                                 "context": m.context.to_dict() if m.context else None}
                        for lv, m in self.levels.items()},
         }
 
@@ -142,7 +219,8 @@ class Trust:
         if body.get("format") != FORMAT:
             raise AssistantError(f"not a trust model (format {body.get('format')!r}, expected {FORMAT})")
         levels = {int(lv): LevelModel(top=_un_iso(m["top"]), rest=_un_iso(m["rest"]), inside=_un_iso(m["inside"]),
-                                      scores={k: tuple(v) for k, v in m["scores"].items()})
+                                      scores={k: tuple(v) for k, v in m["scores"].items()},
+                                      context=Context.from_dict(m.get("context")))
                   for lv, m in body["levels"].items()}
         return cls(levels, temperature=body["temperature"], softmax_k=body["softmax_k"],
                    min_group=body["min_group"], meta=body.get("meta"))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..calibration import accuracy_at_coverage, ece
 from ..errors import InputError
-from .trust import LEVELS, OUTSIDE, Isotonic, LevelModel, Trust, masses, softmax
+from .trust import CONTEXT, LEVELS, OUTSIDE, Context, Isotonic, LevelModel, Trust, context_row, masses, softmax
 
 MIN_GROUPS = (10**9, 150)  # Mondrian by chapter off / on where a chapter has >= 150 calibration items
 POOLS = (10, 20, 50)  # the ranker's best k lines whose softmax the probabilities come from
@@ -32,6 +32,7 @@ class Record:
     gold: tuple[str, ...]
     codes: tuple[str, ...]
     scores: tuple[float, ...]
+    words: int | None = None  # the query's word count (records written before it was kept have none)
 
 
 def load_records(path: str | Path) -> list[Record]:
@@ -39,7 +40,8 @@ def load_records(path: str | Path) -> list[Record]:
     if not p.is_file():
         raise InputError(f"{p} not found: it is written by `tariff train ranker --work DIR` (DIR/oof.jsonl.gz)")
     with gzip.open(p, "rt", encoding="utf-8") as fh:
-        return [Record(r["dataset"], int(r["fold"]), tuple(r["gold"]), tuple(r["codes"]), tuple(r["scores"]))
+        return [Record(r["dataset"], int(r["fold"]), tuple(r["gold"]), tuple(r["codes"]), tuple(r["scores"]),
+                       r.get("query_words"))
                 for r in map(json.loads, fh)]
 
 
@@ -56,18 +58,33 @@ def _raw(recs: list[Record], temperature: float, softmax_k: int) -> list[dict[in
     return out
 
 
-def fit_maps(raws: list[dict[str, float]], golds: list[set[str]]) -> tuple[Isotonic, Isotonic, Isotonic]:
-    """The level's three isotonic maps (best code, other codes, right code among the candidates)."""
+def fit_maps(raws: list[dict[str, float]], golds: list[set[str]], rows: list[list[float]] | None = None
+             ) -> tuple[Isotonic, Isotonic, Isotonic, Context | None]:
+    """The level's three isotonic maps (best code, other codes, right code among the candidates) and, given the
+    requests' context rows, the input-aware model of the best code (the best code's map is then fitted on its
+    output)."""
+    keep = [i for i, g in enumerate(golds) if g]
+    context = None
+    if rows is not None:
+        context = Context.fit([rows[i] for i in keep], [float(next(iter(raws[i]), None) in golds[i]) for i in keep])
     tx, ty, rx, ry, ix, iy = [], [], [], [], [], []
-    for raw, gold in zip(raws, golds):
-        if not gold:
-            continue
-        for i, (code, p) in enumerate(raw.items()):
-            (tx if i == 0 else rx).append(p)
-            (ty if i == 0 else ry).append(float(code in gold))
+    for i in keep:
+        raw, gold = raws[i], golds[i]
+        for j, (code, p) in enumerate(raw.items()):
+            (tx if j == 0 else rx).append(context(rows[i]) if j == 0 and context is not None else p)
+            (ty if j == 0 else ry).append(float(code in gold))
         ix.append(next(iter(raw.values()), 0.0))
         iy.append(float(bool(gold & raw.keys())))
-    return Isotonic.fit(tx, ty), Isotonic.fit(rx, ry), Isotonic.fit(ix, iy)
+    return Isotonic.fit(tx, ty), Isotonic.fit(rx, ry), Isotonic.fit(ix, iy), context
+
+
+def context_rows(recs: list[Record], raws: list[dict[int, dict[str, float]]], level: int,
+                 use: bool = True) -> list[list[float]] | None:
+    """Each record's context row at `level`; None (no input-aware model) when `use` is off or a record has no
+    word count."""
+    if not use or any(r.words is None for r in recs):
+        return None
+    return [context_row(raw, level, r.words or 0, r.scores) for r, raw in zip(recs, raws)]
 
 
 def nonconformity(calibrated: dict[str, float], gold: set[str]) -> float:
@@ -77,7 +94,7 @@ def nonconformity(calibrated: dict[str, float], gold: set[str]) -> float:
 
 
 def fit_trust(recs: list[Record], *, temperature: float, softmax_k: int, min_group: int, meta: dict | None = None,
-              raws: list[dict[int, dict[str, float]]] | None = None) -> Trust:
+              raws: list[dict[int, dict[str, float]]] | None = None, use_context: bool = True) -> Trust:
     """Split conformal: the calibration maps are fitted on the first folds, the conformal scores computed with those
     same maps on the remaining folds (so the scores are exchangeable with a new request's)."""
     raws = raws if raws is not None else _raw(recs, temperature, softmax_k)
@@ -86,18 +103,21 @@ def fit_trust(recs: list[Record], *, temperature: float, softmax_k: int, min_gro
     levels: dict[int, LevelModel] = {}
     for lv in LEVELS:
         golds = [golds_at(r, lv) for r in recs]
+        rows = context_rows(recs, raws, lv, use_context)
         idx = [i for i, r in enumerate(recs) if r.fold in fit_folds]
-        m = LevelModel(*fit_maps([raws[i][lv] for i in idx], [golds[i] for i in idx]), scores={})
+        top, rest, inside, context = fit_maps([raws[i][lv] for i in idx], [golds[i] for i in idx],
+                                              [rows[i] for i in idx] if rows is not None else None)
+        m = LevelModel(top, rest, inside, scores={}, context=context)
         scores: dict[str, list[float]] = {"all": []}
         for i, r in enumerate(recs):
             if (r.fold in fit_folds and len(folds) > 1) or not golds[i]:
                 continue
-            s = round(nonconformity(m.calibrated(raws[i][lv]), golds[i]), 5)
+            s = round(nonconformity(m.calibrated(raws[i][lv], rows[i] if rows else None), golds[i]), 5)
             scores["all"].append(s)
             chapter = next(iter(raws[i][4]), "")[:2]
             scores.setdefault(f"ch:{chapter}", []).append(s)
         kept = {k: tuple(sorted(v)) for k, v in scores.items() if k == "all" or len(v) >= min_group}
-        levels[lv] = LevelModel(m.top, m.rest, m.inside, scores=kept)
+        levels[lv] = LevelModel(m.top, m.rest, m.inside, scores=kept, context=context)
     return Trust(levels, temperature=temperature, softmax_k=softmax_k, min_group=min_group, meta=meta)
 
 
@@ -112,7 +132,8 @@ def judge(trust: Trust, recs: list[Record], raws: list[dict[int, dict[str, float
             gold = golds_at(r, lv)
             if not gold:
                 continue
-            cal = trust.levels[lv].calibrated(raw[lv])
+            model = trust.levels[lv]
+            cal = model.calibrated(raw[lv], context_row(raw, lv, r.words or 0, r.scores) if model.context else None)
             best = next(iter(raw[lv]), None)
             cs = trust.candidate_set(cal, lv, coverage=coverage, chapter=chapter)
             in_set = bool(gold & set(cs.codes))
@@ -144,7 +165,7 @@ def summarise(rows: list[dict]) -> dict[str, float | int | None]:
 
 
 def nested_cv(recs: list[Record], *, temperature: float, softmax_k: int, min_group: int,
-              coverage: float = 0.9) -> dict[str, dict]:
+              coverage: float = 0.9, use_context: bool = True) -> dict[str, dict]:
     """Figures per dataset (and "all"), each item judged by a trust model fitted without its fold."""
     raws = _raw(recs, temperature, softmax_k)
     rows: list[dict] = []
@@ -152,18 +173,25 @@ def nested_cv(recs: list[Record], *, temperature: float, softmax_k: int, min_gro
         train = [i for i, r in enumerate(recs) if r.fold != f]
         test = [i for i, r in enumerate(recs) if r.fold == f]
         t = fit_trust([recs[i] for i in train], temperature=temperature, softmax_k=softmax_k, min_group=min_group,
-                      raws=[raws[i] for i in train])
+                      raws=[raws[i] for i in train], use_context=use_context)
         rows += judge(t, [recs[i] for i in test], [raws[i] for i in test], coverage=coverage)
     by = {d: summarise([r for r in rows if r["dataset"] == d]) for d in sorted({r["dataset"] for r in rows})}
     by["all"] = summarise(rows)
     return by
 
 
-def fold_models(recs: list[Record], work: Path, *, temperature: float, softmax_k: int, min_group: int) -> None:
+def fold_models(recs: list[Record], work: Path, *, temperature: float, softmax_k: int, min_group: int,
+                use_context: bool = True) -> None:
     """WORK/trust-fold-K.json: fitted without fold K, for `tariff eval --cv` (each item judged out of fold)."""
     for f in sorted({r.fold for r in recs}):
         fit_trust([r for r in recs if r.fold != f], temperature=temperature, softmax_k=softmax_k,
-                  min_group=min_group).save(work / f"trust-fold-{f}.json")
+                  min_group=min_group, use_context=use_context).save(work / f"trust-fold-{f}.json")
+
+
+def source_ece(figures: dict[str, dict]) -> float:
+    """Mean 6-digit ECE over the sources (how input-aware calibration is chosen)."""
+    vals = [m["ece_hs6"] for k, m in figures.items() if k != "all" and m.get("ece_hs6") is not None]
+    return float(np.mean(vals)) if vals else math.inf
 
 
 def deviation(figures: dict[str, dict], coverage: float) -> float:
@@ -174,7 +202,8 @@ def deviation(figures: dict[str, dict], coverage: float) -> float:
 
 
 def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple[int, int], n: dict[str, int],
-               command: str, coverage: float, out: Path) -> str:
+               command: str, coverage: float, out: Path, blind: dict[str, dict] | None = None,
+               aware: bool = False) -> str:
     """The Markdown model card written beside the shipped trust model."""
     import datetime as dt
 
@@ -213,11 +242,30 @@ def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple
         "is *open*.",
         f"- Mondrian by the best answer's chapter where a chapter has >= 150 calibration items: "
         f"{'on' if chosen[1] < 10**6 else 'off'} (chosen by the same nested CV).",
+        "- Input-aware calibration: the best code's probability at each level from a logistic regression on the "
+        "request's context (" + ", ".join(f"`{c}`" for c in CONTEXT) + "), fitted on the same folds as the maps, "
+        "before its isotonic map; used when its mean 6-digit ECE over the sources is lower than the input-blind "
+        "maps' under the same nested CV: " + ("**on**." if aware else "**off**." if blind is not None else
+                                              "off (the records carry no query word counts)."),
         "- 10-digit figures: US items only (UK codes count to 6 digits).", "",
         f"## Nested cross-validation ({coverage:.0%} sets)", "",
         "Fold k's items judged by a trust model fitted on the other folds only. \"Set coverage\" counts an open set as "
         "covering an item whose right code is outside the candidates; \"listed codes cover\" does not.", "",
     ]
+    if blind is not None:
+        with_context = figures[chosen]
+        lines += [f"### Input-aware against input-blind calibration (shipped pool and Mondrian setting; shipped: "
+                  f"{'aware' if aware else 'blind'})", "",
+                  "Mean 6-digit ECE over the sources: "
+                  f"blind {source_ece(blind):.3f}, aware {source_ece(with_context):.3f}. The tables further down are "
+                  "the input-aware runs.", "",
+                  "| source | ECE hs6 blind | ECE hs6 aware | most confident half right at hs6, blind | aware |",
+                  "|---|---|---|---|---|"]
+        for name in with_context:
+            a, b = with_context[name], blind.get(name, {})
+            lines.append(f"| {name} | {cell('ece_hs6', b.get('ece_hs6'))} | {cell('ece_hs6', a.get('ece_hs6'))} | "
+                         f"{cell('acc', b.get('acc_top_half_hs6'))} | {cell('acc', a.get('acc_top_half_hs6'))} |")
+        lines.append("")
     for (k, mg), by in figures.items():
         lines += [f"### Pool {k} lines, Mondrian {'on' if mg < 10**6 else 'off'}{' (shipped)' if (k, mg) == chosen else ''}",
                   "",

@@ -273,8 +273,15 @@ class Retriever:
         kinds_ = self._kinds(kinds)
         if not kinds_ or not query.strip():
             return []
+        return self.dense_vector(self.embed_query(query), kinds=kinds_, edition=edition, chapters=chapters, top=top)
+
+    def dense_vector(self, vec: np.ndarray, *, kinds=None, edition: str | None = None,
+                     chapters: list[str] | None = None, top: int = 10) -> list[Hit]:
+        """Nearest passages to a query vector (an adapted query's, engines/adapter.py)."""
+        kinds_ = self._kinds(kinds)
+        if not kinds_:
+            return []
         self.store.heartbeat()
-        vec = self.embed_query(query)
         scored: list[tuple[float, Passage]] = []
         for kind in kinds_:
             index = self.dense_index(kind)

@@ -140,3 +140,26 @@ def test_rulings_and_notes_are_supplied_as_evidence(us_runtime):
     assert ev.rulings and all(p.kind is SourceKind.RULING for p in ev.rulings)
     assert ev.gris and ev.notes
     assert ev.candidates[0].line.code[:4] == "0712"
+
+
+def test_suggestions_list_the_most_probable_subheading_first():
+    from assistant.engines.suggestions import subheading_first
+
+    # Line A is the single best line, but subheading 6110.20 holds more probability in its two lines together.
+    probs = {"6109100012": 0.30, "6110200020": 0.25, "6110200075": 0.20, "6105100010": 0.15}
+    codes = ["6109100012", "6110200020", "6110200075", "6105100010", "6109100040", "6205200000"]
+    got = subheading_first(codes, probs)
+    assert got[:3] == ["6110200020", "6110200075", "6109100012"]  # 0.45 > 0.30: its best line first, ranker order
+    assert got[3:5] == ["6109100040", "6105100010"]  # same subheading as A (0.30) before 6105.10 (0.15)
+    assert got[-1] == "6205200000"  # no share (beyond the pool or contradicted): last, in ranker order
+    assert subheading_first(codes, {}) == codes
+
+
+def test_the_answer_order_follows_subheading_probability(us_runtime):
+    engine = OfflineEngine(us_runtime)
+    ev = engine.gather("men's knitted cotton t-shirt")
+    result = engine.answer("men's knitted cotton t-shirt", ev, context=None, top=5)
+    pool = [c for c in ev.candidates[:50] if not c.contradicted]
+    shares = dict(zip((c.line.code for c in pool), engine.ranker.probabilities([c.score for c in pool])))
+    mass = [sum(p for code, p in shares.items() if code[:6] == s.code[:6]) for s in result.suggestions]
+    assert mass == sorted(mass, reverse=True) and len(result.suggestions) == 5

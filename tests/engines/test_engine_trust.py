@@ -59,11 +59,41 @@ def test_calibrated_confidence_is_calibrated_out_of_fold():
     assert figures["all"]["top1_hts10"] < 0.9
 
 
+def short_and_long(n: int, *, seed: int) -> list[Record]:
+    """Two kinds of input with the same scores: a long description's best line is right as often as its softmax says,
+    a two-word text's half as often (its right line is then outside the candidates)."""
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i, r in enumerate(synthetic(n, seed=seed, outside=0.0)):
+        short = i % 2 == 0
+        gold = ("9999999999",) if short and rng.random() < 0.5 else r.gold
+        recs.append(Record(r.dataset, r.fold, gold, r.codes, r.scores, words=2 if short else 40))
+    return recs
+
+
+def test_input_aware_calibration_separates_short_from_long_inputs():
+    from assistant.engines.trust_training import context_rows
+
+    train, test = short_and_long(4000, seed=11), short_and_long(3000, seed=12)
+    raws = [{lv: masses(list(r.codes), softmax(list(r.scores), 1.0), lv) for lv in (4, 6, 10)} for r in test]
+    aware = fit_trust(train, temperature=1.0, softmax_k=50, min_group=10**9)
+    blind = fit_trust(train, temperature=1.0, softmax_k=50, min_group=10**9, use_context=False)
+    assert aware.levels[6].context is not None and blind.levels[6].context is None
+    for kind in (2, 40):
+        idx = [i for i, r in enumerate(test) if r.words == kind]
+        got = {name: summarise(judge(t, [test[i] for i in idx], [raws[i] for i in idx]))
+               for name, t in (("aware", aware), ("blind", blind))}
+        # Blind to the input, one map serves both kinds: too confident on short texts, too shy on long ones.
+        assert got["aware"]["ece_hs6"] < 0.05, (kind, got)
+        assert got["blind"]["ece_hs6"] > got["aware"]["ece_hs6"] + 0.03, (kind, got)
+    assert context_rows([Record("x", 0, ("1",), ("1",), (0.0,))], [raws[0]], 6) is None  # no word count: blind
+
+
 def test_higher_coverage_gives_larger_sets_and_the_model_round_trips(tmp_path):
     recs = synthetic(2000, seed=4, outside=0.05)
     trust = Trust.load(fit_trust(recs, temperature=1.0, softmax_k=50, min_group=10**9).save(tmp_path / "t.json"))
     r = recs[0]
-    assessed = trust.assess(list(r.codes), list(r.scores))[6]
+    assessed = trust.assess(list(r.codes), list(r.scores), words=5)[6]
     small = trust.candidate_set(assessed, 6, coverage=0.6, chapter=None)
     large = trust.candidate_set(assessed, 6, coverage=0.95, chapter=None)
     assert set(small.codes) <= set(large.codes)
