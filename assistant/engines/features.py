@@ -136,9 +136,11 @@ def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int]
     head = memo.get((4, code[:4]))
     if head is None:
         head = memo[(4, code[:4])] = _heading_part(code[:4], s, leaves_in)
+        memo[("plex", code[:4])] = _lex_part(code[:4], s)
     sub = memo.get((6, code[:6]))
     if sub is None:
         sub = memo[(6, code[:6])] = _subheading_part(code[:6], s, leaves_in)
+        memo[("plex", code[:6])] = _lex_part(code[:6], s)
     eight = memo.get((8, code[:8]))
     if eight is None:
         eight = memo[(8, code[:8])] = _precedent_part(code[:8], s) if len(code) >= 8 else [0.0, 0.0, 0.0, 0.0]
@@ -153,7 +155,7 @@ def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int]
         float(line.level), float(line.indent), float(line.description.strip().lower().startswith("other")),
         float(line_rank),
         *eight, *sub, *head,
-        *_lex_part(code, s), *_lex_part(code[:6], s), *_lex_part(code[:4], s),
+        *_lex_part(code, s), *memo[("plex", code[:6])], *memo[("plex", code[:4])],
         *_adapted_part(code, s),
     ]
 
