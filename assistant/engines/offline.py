@@ -59,7 +59,7 @@ EVIDENCE_K = 100  # ranked candidates kept in the Evidence (what the LLM engine 
 
 
 def best_by_prefix(hits: list, *, normalise: bool = False, into: dict[str, float] | None = None,
-                    levels: tuple[int, ...] = (0, 6, 4, 2)) -> dict[str, float]:
+                   levels: tuple[int, ...] = (0, 6, 4, 2)) -> dict[str, float]:
     """Best score per code and per prefix of 6/4/2 digits; BM25 scaled to [0, 1] by the request's best."""
     out: dict[str, float] = {} if into is None else into
     raw = [(h.passage.codes[0], (h.lexical_score if h.lexical_score is not None else h.dense_score) or 0.0)

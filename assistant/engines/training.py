@@ -323,13 +323,14 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
     oof: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     oof_records: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     for it, r in zip(items, all_rows):
+        query_words = n_words(it)
         for kind in KINDS:
             scores = models[kind][it.fold].predict(r.X)
             ranked = rank(r.codes, scores)
             oof[kind].append(ranking_metrics(ranked, it.gold) | {"dataset": it.dataset})
             order = np.lexsort((np.array(r.codes), -scores))[:SOFTMAX_K]
             oof_records[kind].append({"dataset": it.dataset, "item_id": it.item_id, "fold": it.fold,
-                                    "gold": list(it.gold), "query_words": n_words(it),
+                                    "gold": list(it.gold), "query_words": query_words,
                                     "codes": [r.codes[i] for i in order],
                                     "scores": [round(float(scores[i]), 6) for i in order],
                                     "labels": [int(r.y[i]) for i in order]})
