@@ -217,6 +217,8 @@ class Candidate(BaseModel):
     code: str
     score: float
     contradicted: bool = Field(default=False, description="a stated fact contradicts the line (ranked last)")
+    signals: list[float] | None = Field(default=None, exclude=True, description="the line's evidence as the trust "
+                                        "model reads it (engines.trust.EVIDENCE); internal, never serialised")
 
 
 class Classification(BaseModel):

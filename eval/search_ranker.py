@@ -47,8 +47,8 @@ GRID: dict[str, tuple[dict, tuple[int, ...]]] = {
 
 
 def build_rows(specs: list[str], work: Path, out: Path) -> None:
+    from assistant.engines.adapter import QueryAdapter
     from assistant.engines.offline import OfflineEngine
-    from assistant.engines.ranker import Ranker
     from assistant.engines.training import SignalCache, item_rows, load_items
     from assistant.runtime import get_runtime
 
@@ -62,7 +62,10 @@ def build_rows(specs: list[str], work: Path, out: Path) -> None:
     if n_cached < len(items):
         raise SystemExit(f"only {n_cached}/{len(items)} items have cached signals: run `tariff train ranker` first")
     # Each fold's query adapter, as training fitted it without the fold (carried by WORK/fold-K.json).
-    adapters = {f: Ranker.load(work / f"fold-{f}.json").adapter for f in range(meta["folds"])}
+    # Read straight from the file: an adapter does not depend on the feature list, so a search over new features can
+    # reuse the fold adapters of an earlier training.
+    adapters = {f: QueryAdapter.from_dict(json.loads((work / f"fold-{f}.json").read_text(encoding="utf-8"))["adapter"])
+                for f in range(meta["folds"])}
     Xs, ys, codes, item_idx = [], [], [], []
     info = []
     t0 = time.time()

@@ -110,19 +110,26 @@ def train_trust_command(
         n[r.dataset] = n.get(r.dataset, 0) + 1
     # Input-aware calibration or not, at the chosen pool and Mondrian setting: whichever has the lower mean 6-digit
     # ECE over the sources under the same nested CV (the sources differ in kind of input; pooled ECE hides that).
-    blind = nested_cv(recs, temperature=temperature, softmax_k=pool, min_group=chosen, coverage=coverage,
-                      use_context=False) if all(r.words is not None for r in recs) else None
-    aware = blind is not None and source_ece(figures[(pool, chosen)]) < source_ece(blind)
+    # When the records carry the best line's evidence, the context with and without it compete the same way.
+    kw = {"temperature": temperature, "softmax_k": pool, "min_group": chosen, "coverage": coverage}
+    blind = nested_cv(recs, **kw, use_context=False) if all(r.words is not None for r in recs) else None
+    has_evidence = blind is not None and all(r.evidence is not None for r in recs)
+    words_only = nested_cv(recs, **kw, use_evidence=False) if has_evidence else None
+    runs = {"blind": blind, "words": words_only, "aware": figures[(pool, chosen)]} if blind is not None else {}
+    mode = min((k for k, v in runs.items() if v is not None), key=lambda k: source_ece(runs[k]), default="aware")
+    aware, evidence = mode != "blind", mode == "aware" and has_evidence
     meta = {"mondrian": "chapter" if chosen < 10**6 else "none", "pool": pool, "coverage_reported": coverage,
-            "input_aware": aware, "nested_cv": figures[(pool, chosen)] if aware or blind is None else blind}
+            "input_aware": aware, "evidence": evidence, "nested_cv": runs.get(mode) or figures[(pool, chosen)]}
     fit_trust(recs, temperature=temperature, softmax_k=pool, min_group=chosen, meta=meta,
-              use_context=aware).save(out)
-    fold_models(recs, work, temperature=temperature, softmax_k=pool, min_group=chosen, use_context=aware)
+              use_context=aware, use_evidence=evidence).save(out)
+    fold_models(recs, work, temperature=temperature, softmax_k=pool, min_group=chosen, use_context=aware,
+                use_evidence=evidence)
     command = "tariff train trust " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("trust") + 1:]) \
         if "trust" in sys.argv else "tariff train trust ..."
     card = out.with_suffix(".md")
     card.write_text(model_card(figures, chosen=(pool, chosen), n=n, command=command, coverage=coverage, out=out,
-                               blind=blind, aware=aware), encoding="utf-8")
+                               blind=blind, aware=aware, words_only=words_only, evidence=evidence),
+                    encoding="utf-8")
     for name, m in meta["nested_cv"].items():
         typer.echo(f"{name}: ECE hs6 {m.get('ece_hs6')}, hs6 set coverage {m.get('set_coverage_hs6')}, "
                    f"size {m.get('set_size_hs6')}, open {m.get('set_open_hs6')}", err=True)

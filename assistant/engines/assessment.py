@@ -35,7 +35,8 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
     # As the engine shares its confidence: among the lines no stated fact contradicts.
     pool = [c for c in result.candidates if not c.contradicted] or result.candidates
     n_words = len(words(build_query(result.description, result.context).text))
-    assessed = trust.assess([c.code for c in pool], [c.score for c in pool], words=n_words) if trust and pool else {}
+    assessed = trust.assess([c.code for c in pool], [c.score for c in pool], words=n_words,
+                            evidence=pool[0].signals) if trust and pool else {}
     # The calibration is the offline ranker's: an LLM's own confidence is kept (confidence_by_level is the offline
     # evidence's view of its codes), unless it failed and the offline engine answered.
     offline_answer = result.engine == "offline" or result.degraded

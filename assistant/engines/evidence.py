@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..models import Passage, TariffLine
+from ..models import Candidate, Passage, TariffLine
 
 
 @dataclass
@@ -17,6 +17,12 @@ class ScoredLine:
     notes: list[Passage] = field(default_factory=list)  # notes that apply to it (excluding ones that excluded it)
     reasons: list[str] = field(default_factory=list)  # short human-readable reasons ("heading 6109 matched", ...)
     contradicted: list[str] = field(default_factory=list)  # stated facts the line's wording contradicts
+    signals: tuple[float, ...] = ()  # its feature values the trust model reads (engines.trust.EVIDENCE)
+
+    def candidate(self) -> Candidate:
+        """The line as an answer lists it among its candidates."""
+        return Candidate(code=self.line.code, score=round(float(self.score), 5), contradicted=bool(self.contradicted),
+                         signals=list(self.signals) if self.signals else None)
 
 
 @dataclass

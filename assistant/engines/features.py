@@ -46,6 +46,11 @@ ADAPTER_FEATURES: tuple[str, ...] = ("adapt_line", "adapt_6", "adapt_4", "adapt_
 FEATURES: tuple[str, ...] = (*LINE_FEATURES, *EIGHT_FEATURES, *SUBHEADING_FEATURES, *HEADING_FEATURES,
                              *LEXICAL_PRECEDENT_FEATURES, *ADAPTER_FEATURES)
 INDEX = {name: i for i, name in enumerate(FEATURES)}
+# The best line's evidence as the trust model reads it (engines/trust.py): how strongly precedents, the adapted
+# search, the nomenclature text and the HS view back its subheading and heading - what a raw probability alone hides.
+EVIDENCE: tuple[str, ...] = ("prec_6_max", "prec_6_share", "plex_6_max", "prec_4_share", "prec_best", "adapt_6",
+                             "dense_6", "hs_6", "is_other", "head_rank_prec")
+EVIDENCE_COLUMNS: tuple[int, ...] = tuple(INDEX[name] for name in EVIDENCE)
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,7 @@ class Prompt:
         return line_path(self.nomenclature, line, own=own)
 
     def candidates_scored(self) -> list[Candidate]:
-        return [Candidate(code=c.line.code, score=round(float(c.score), 5), contradicted=bool(c.contradicted))
-                for c in self.evidence.candidates[:100]]
+        return [c.candidate() for c in self.evidence.candidates[:100]]
 
     def citations(self, code: str, cited: list[str]) -> list[Citation]:
         """The line's own passage and its heading's (when stored), then the supplied passages the model cited."""

@@ -28,13 +28,13 @@ import numpy as np
 
 from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import InputError
-from ..models import Candidate, Classification, Passage, SourceKind, Suggestion, TariffLine
+from ..models import Classification, Passage, SourceKind, Suggestion, TariffLine
 from ..sources.prior import CodePrior
 from .adapter import QueryAdapter
 from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import contradictions, open_question, stated_facts
-from .features import FEATURES, INDEX, PrecedentVote, Signals, feature_row
+from .features import EVIDENCE_COLUMNS, FEATURES, INDEX, PrecedentVote, Signals, feature_row
 from .precedents import retrieve_precedents
 from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
@@ -137,7 +137,8 @@ class OfflineEngine:
                 ev[1:1] = [n for label, n in sending.items() if label in signals.excluded.values() and code[:4] in n.text]
             clashes = contradictions(q.text, self._leaf_texts()[code], said=said) if clashed[i] else []
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
-                                     reasons=reasons(code, row, signals), contradicted=clashes))
+                                     reasons=reasons(code, row, signals), contradicted=clashes,
+                                     signals=tuple(float(row[j]) for j in EVIDENCE_COLUMNS)))
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:
@@ -357,8 +358,7 @@ class OfflineEngine:
             description=description,
             context=list(context or []),
             suggestions=suggestions,
-            candidates=[Candidate(code=c.line.code, score=round(c.score, 5), contradicted=bool(c.contradicted))
-                        for c in ev.candidates[:100]],
+            candidates=[c.candidate() for c in ev.candidates[:100]],
             engine=self.name,
             model=None,
             edition=catalog.nomenclature.edition,

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .adapter import QueryAdapter, fit_adapter, line_targets
-from .features import Signals
+from .features import EVIDENCE_COLUMNS, Signals
 from .offline import SOFTMAX_K, OfflineEngine, best_by_prefix
 from .query import build_query, words
 from .ranker import LGBM_PARAMS, Ranker, fit_temperature, graded_label
@@ -333,7 +333,10 @@ def train_ranker(runtime: Runtime, items: list[Item], *, out: Path, work: Path, 
                                     "gold": list(it.gold), "query_words": query_words,
                                     "codes": [r.codes[i] for i in order],
                                     "scores": [round(float(scores[i]), 6) for i in order],
-                                    "labels": [int(r.y[i]) for i in order]})
+                                    "labels": [int(r.y[i]) for i in order],
+                                    # the best line's evidence, as the trust model reads it at answer time
+                                    "evidence": [round(float(r.X[order[0], j]), 6) for j in EVIDENCE_COLUMNS]
+                                    if len(order) else None})
     sources = sorted({it.dataset for it in items})
     for kind in KINDS:
         run.cv[kind] = {s: summarise([m for m in oof[kind] if m["dataset"] == s]) for s in sources}

@@ -12,8 +12,10 @@ How it works (fitted by `tariff train trust` on the ranker's out-of-fold scores,
 - Input-aware (when the training records carry the query's word count): the best code's probability comes from a
   logistic regression on the request's context (CONTEXT: its raw probability, the best heading's and subheading's,
   the margin to the runner-up, the number of codes sharing the pool, the query's length, the ranker's best score and
-  its lead over the next), then the isotonic map.
-  A three-word parcel text and a ruling's paragraph with the same raw probability are not equally likely right.
+  its lead over the next; and, when the training records carry it, the best line's EVIDENCE: how strongly
+  precedents, the adapted search, the tariff text and the HS view back its subheading and heading), then the
+  isotonic map. A three-word parcel text and a ruling's paragraph with the same raw probability are not equally
+  likely right, nor are a code that ten precedents assign and one only the tariff text suggests.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AssistantError
+from .features import EVIDENCE
 from .suggestions import calibrate
 
 FORMAT = "tariff-trust/1"
@@ -83,17 +86,17 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def context_row(raw: dict[int, dict[str, float]], level: int, words: int, scores: list[float] | tuple[float, ...]
-                ) -> list[float]:
+def context_row(raw: dict[int, dict[str, float]], level: int, words: int, scores: list[float] | tuple[float, ...],
+                evidence: list[float] | tuple[float, ...] | None = None) -> list[float]:
     """The CONTEXT features of a request at `level` (raw: the level's masses, best first, per level; scores: the
-    ranker's scores, best first)."""
+    ranker's scores, best first), followed by the best line's EVIDENCE values when given."""
     own = list(raw.get(level, {}).values())
     best, second = (own[0] if own else 0.0), (own[1] if len(own) > 1 else 0.0)
     b4, b6 = next(iter(raw.get(4, {}).values()), 0.0), next(iter(raw.get(6, {}).values()), 0.0)
     top = float(scores[0]) if len(scores) else 0.0
     gap = top - float(scores[1]) if len(scores) > 1 else 0.0
     return [_logit(best), _logit(b4), _logit(b6), best - second, math.log1p(len(own)), math.log1p(max(words, 0)),
-            top, gap]
+            top, gap, *(float(v) for v in evidence or ())]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class Context:
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+
+    @property
+    def reads_evidence(self) -> bool:
+        """Whether the row must end with the best line's EVIDENCE (else CONTEXT alone)."""
+        return len(self.coef) == len(CONTEXT) + len(EVIDENCE)
 
     def __call__(self, row: list[float]) -> float:
         z = self.intercept + sum(c * (v - m) / s for c, v, m, s in zip(self.coef, row, self.mean, self.scale))
@@ -124,14 +132,14 @@ class Context:
         return cls(r(mean), r(scale), r(m.coef_[0]), round(float(m.intercept_[0]), 8))
 
     def to_dict(self) -> dict:
-        return {"features": list(CONTEXT), "mean": list(self.mean), "scale": list(self.scale),
+        return {"features": list(CONTEXT) + (list(EVIDENCE) if self.reads_evidence else []), "mean": list(self.mean), "scale": list(self.scale),
                 "coef": list(self.coef), "intercept": self.intercept}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Context | None:
         if not d:
             return None
-        if tuple(d.get("features", ())) != CONTEXT:
+        if tuple(d.get("features", ())) not in (CONTEXT, CONTEXT + EVIDENCE):
             raise AssistantError("the trust model's context features differ from this version's: retrain it with "
                                  "`tariff train trust`")
         return cls(tuple(d["mean"]), tuple(d["scale"]), tuple(d["coef"]), float(d["intercept"]))
@@ -149,10 +157,13 @@ class LevelModel:
 
     def calibrated(self, raw: dict[str, float], row: list[float] | None = None) -> dict[str, float]:
         """Calibrated probability per candidate code (best first) and of OUTSIDE; `row`: the request's context_row
-        (required when the model is input-aware)."""
+        (required when the model is input-aware). A row without the EVIDENCE an evidence-aware model reads (an answer
+        read back from the LLM engine's cache keeps no feature values) gets the best code's raw probability mapped
+        by `top` alone: an approximation, never an error."""
         if self.context is not None and row is None:
             raise AssistantError("this trust model is input-aware: pass the request's context row")
-        first = (lambda p: self.top(self.context(row))) if self.context is not None else self.top  # noqa: E731
+        usable = self.context is not None and row is not None and len(row) == len(self.context.coef)
+        first = (lambda p: self.top(self.context(row))) if usable else self.top  # noqa: E731
         out = {code: (first if i == 0 else self.rest)(p) for i, (code, p) in enumerate(raw.items())}
         best = next(iter(raw.values()), 0.0)
         out[OUTSIDE] = 1.0 - self.inside(best) if raw else 1.0
@@ -182,14 +193,16 @@ class Trust:
         self.levels, self.temperature, self.softmax_k, self.min_group = levels, temperature, softmax_k, min_group
         self.meta = meta or {}
 
-    def assess(self, codes: list[str], scores: list[float], *, words: int) -> dict[int, dict[str, float]]:
+    def assess(self, codes: list[str], scores: list[float], *, words: int,
+               evidence: list[float] | None = None) -> dict[int, dict[str, float]]:
         """Calibrated probability per code at each level (best first), OUTSIDE included; `words`: the query's word
-        count (engines.query.words of the built query's text)."""
+        count (engines.query.words of the built query's text); `evidence`: the best line's EVIDENCE values."""
         probs = softmax(scores[: self.softmax_k], self.temperature)
         codes = codes[: self.softmax_k]
         raw = {lv: masses(codes, probs, lv) for lv in self.levels}
         best_first = sorted((float(v) for v in scores[: self.softmax_k]), reverse=True)
-        return {lv: m.calibrated(raw[lv], context_row(raw, lv, words, best_first))  # HS only: no 10-digit level
+        return {lv: m.calibrated(raw[lv], context_row(raw, lv, words, best_first,  # HS only: no 10-digit level
+                                                      evidence if m.context and m.context.reads_evidence else None))
                 for lv, m in self.levels.items() if raw[lv]}
 
     def candidate_set(self, assessed: dict[str, float], level: int, *, coverage: float,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calibration import accuracy_at_coverage, ece
+from ..calibration import accuracy_at_coverage, ece, ece_floor
 from ..errors import InputError
+from .features import EVIDENCE
 from .trust import CONTEXT, LEVELS, OUTSIDE, Context, Isotonic, LevelModel, Trust, context_row, masses, softmax
 
 MIN_GROUPS = (10**9, 150)  # Mondrian by chapter off / on where a chapter has >= 150 calibration items
@@ -33,6 +34,7 @@ class Record:
     codes: tuple[str, ...]
     scores: tuple[float, ...]
     words: int | None = None  # the query's word count (records written before it was kept have none)
+    evidence: tuple[float, ...] | None = None  # the best line's EVIDENCE values (likewise)
 
 
 def load_records(path: str | Path) -> list[Record]:
@@ -41,7 +43,7 @@ def load_records(path: str | Path) -> list[Record]:
         raise InputError(f"{p} not found: it is written by `tariff train ranker --work DIR` (DIR/oof.jsonl.gz)")
     with gzip.open(p, "rt", encoding="utf-8") as fh:
         return [Record(r["dataset"], int(r["fold"]), tuple(r["gold"]), tuple(r["codes"]), tuple(r["scores"]),
-                       r.get("query_words"))
+                       r.get("query_words"), tuple(r["evidence"]) if r.get("evidence") is not None else None)
                 for r in map(json.loads, fh)]
 
 
@@ -58,20 +60,26 @@ def _raw(recs: list[Record], temperature: float, softmax_k: int) -> list[dict[in
     return out
 
 
-def fit_maps(raws: list[dict[str, float]], golds: list[set[str]], rows: list[list[float]] | None = None
-             ) -> tuple[Isotonic, Isotonic, Isotonic, Context | None]:
+def fit_maps(raws: list[dict[str, float]], golds: list[set[str]], rows: list[list[float]] | None = None,
+             groups: list[int] | None = None) -> tuple[Isotonic, Isotonic, Isotonic, Context | None]:
     """The level's three isotonic maps (best code, other codes, right code among the candidates) and, given the
-    requests' context rows, the input-aware model of the best code (the best code's map is then fitted on its
-    output)."""
+    requests' context rows, the input-aware model of the best code. The best code's map is fitted on the context
+    model's output for requests it did not see: cross-fitted over `groups` (the records' folds) when there are
+    several, so that the map corrects what the model does on new requests, not on its own training rows."""
     keep = [i for i, g in enumerate(golds) if g]
     context = None
+    first: dict[int, float] = {}
     if rows is not None:
-        context = Context.fit([rows[i] for i in keep], [float(next(iter(raws[i]), None) in golds[i]) for i in keep])
+        label = {i: float(next(iter(raws[i]), None) in golds[i]) for i in keep}
+        context = Context.fit([rows[i] for i in keep], [label[i] for i in keep])
+        for g in sorted(set(groups or ())) if groups and len(set(groups)) > 1 else ():
+            inner = Context.fit([rows[i] for i in keep if groups[i] != g], [label[i] for i in keep if groups[i] != g])
+            first.update({i: (inner or context)(rows[i]) for i in keep if groups[i] == g})
     tx, ty, rx, ry, ix, iy = [], [], [], [], [], []
     for i in keep:
         raw, gold = raws[i], golds[i]
         for j, (code, p) in enumerate(raw.items()):
-            (tx if j == 0 else rx).append(context(rows[i]) if j == 0 and context is not None else p)
+            (tx if j == 0 else rx).append(first.get(i, context(rows[i])) if j == 0 and context is not None else p)
             (ty if j == 0 else ry).append(float(code in gold))
         ix.append(next(iter(raw.values()), 0.0))
         iy.append(float(bool(gold & raw.keys())))
@@ -79,12 +87,14 @@ def fit_maps(raws: list[dict[str, float]], golds: list[set[str]], rows: list[lis
 
 
 def context_rows(recs: list[Record], raws: list[dict[int, dict[str, float]]], level: int,
-                 use: bool = True) -> list[list[float]] | None:
-    """Each record's context row at `level`; None (no input-aware model) when `use` is off or a record has no
-    word count."""
+                 use: bool = True, evidence: bool = True) -> list[list[float]] | None:
+    """Each record's context row at `level`, with the best line's evidence when `evidence` is on and every record
+    has it; None (no input-aware model) when `use` is off or a record has no word count."""
     if not use or any(r.words is None for r in recs):
         return None
-    return [context_row(raw, level, r.words or 0, r.scores) for r, raw in zip(recs, raws)]
+    with_evidence = evidence and all(r.evidence is not None for r in recs)
+    return [context_row(raw, level, r.words or 0, r.scores, r.evidence if with_evidence else None)
+            for r, raw in zip(recs, raws)]
 
 
 def nonconformity(calibrated: dict[str, float], gold: set[str]) -> float:
@@ -94,7 +104,8 @@ def nonconformity(calibrated: dict[str, float], gold: set[str]) -> float:
 
 
 def fit_trust(recs: list[Record], *, temperature: float, softmax_k: int, min_group: int, meta: dict | None = None,
-              raws: list[dict[int, dict[str, float]]] | None = None, use_context: bool = True) -> Trust:
+              raws: list[dict[int, dict[str, float]]] | None = None, use_context: bool = True,
+              use_evidence: bool = True) -> Trust:
     """Split conformal: the calibration maps are fitted on the first folds, the conformal scores computed with those
     same maps on the remaining folds (so the scores are exchangeable with a new request's)."""
     raws = raws if raws is not None else _raw(recs, temperature, softmax_k)
@@ -103,10 +114,11 @@ def fit_trust(recs: list[Record], *, temperature: float, softmax_k: int, min_gro
     levels: dict[int, LevelModel] = {}
     for lv in LEVELS:
         golds = [golds_at(r, lv) for r in recs]
-        rows = context_rows(recs, raws, lv, use_context)
+        rows = context_rows(recs, raws, lv, use_context, use_evidence)
         idx = [i for i, r in enumerate(recs) if r.fold in fit_folds]
         top, rest, inside, context = fit_maps([raws[i][lv] for i in idx], [golds[i] for i in idx],
-                                              [rows[i] for i in idx] if rows is not None else None)
+                                              [rows[i] for i in idx] if rows is not None else None,
+                                              [recs[i].fold for i in idx])
         m = LevelModel(top, rest, inside, scores={}, context=context)
         scores: dict[str, list[float]] = {"all": []}
         for i, r in enumerate(recs):
@@ -133,7 +145,9 @@ def judge(trust: Trust, recs: list[Record], raws: list[dict[int, dict[str, float
             if not gold:
                 continue
             model = trust.levels[lv]
-            cal = model.calibrated(raw[lv], context_row(raw, lv, r.words or 0, r.scores) if model.context else None)
+            ctx = context_row(raw, lv, r.words or 0, r.scores, r.evidence if model.context and
+                              model.context.reads_evidence else None) if model.context else None
+            cal = model.calibrated(raw[lv], ctx)
             best = next(iter(raw[lv]), None)
             cs = trust.candidate_set(cal, lv, coverage=coverage, chapter=chapter)
             in_set = bool(gold & set(cs.codes))
@@ -156,6 +170,7 @@ def summarise(rows: list[dict]) -> dict[str, float | int | None]:
         out[f"n_{key}"] = len(got)
         out[f"top1_{key}"] = float(np.mean(oks))
         out[f"ece_{key}"] = ece(confs, oks)
+        out[f"ece_floor_{key}"] = ece_floor(confs)
         out[f"set_coverage_{key}"] = float(np.mean([g["covered"] for g in got]))
         out[f"set_coverage_closed_{key}"] = float(np.mean([g["covered_closed"] for g in got]))
         out[f"set_size_{key}"] = float(np.mean([g["size"] for g in got]))
@@ -165,7 +180,7 @@ def summarise(rows: list[dict]) -> dict[str, float | int | None]:
 
 
 def nested_cv(recs: list[Record], *, temperature: float, softmax_k: int, min_group: int,
-              coverage: float = 0.9, use_context: bool = True) -> dict[str, dict]:
+              coverage: float = 0.9, use_context: bool = True, use_evidence: bool = True) -> dict[str, dict]:
     """Figures per dataset (and "all"), each item judged by a trust model fitted without its fold."""
     raws = _raw(recs, temperature, softmax_k)
     rows: list[dict] = []
@@ -173,7 +188,7 @@ def nested_cv(recs: list[Record], *, temperature: float, softmax_k: int, min_gro
         train = [i for i, r in enumerate(recs) if r.fold != f]
         test = [i for i, r in enumerate(recs) if r.fold == f]
         t = fit_trust([recs[i] for i in train], temperature=temperature, softmax_k=softmax_k, min_group=min_group,
-                      raws=[raws[i] for i in train], use_context=use_context)
+                      raws=[raws[i] for i in train], use_context=use_context, use_evidence=use_evidence)
         rows += judge(t, [recs[i] for i in test], [raws[i] for i in test], coverage=coverage)
     by = {d: summarise([r for r in rows if r["dataset"] == d]) for d in sorted({r["dataset"] for r in rows})}
     by["all"] = summarise(rows)
@@ -181,11 +196,12 @@ def nested_cv(recs: list[Record], *, temperature: float, softmax_k: int, min_gro
 
 
 def fold_models(recs: list[Record], work: Path, *, temperature: float, softmax_k: int, min_group: int,
-                use_context: bool = True) -> None:
+                use_context: bool = True, use_evidence: bool = True) -> None:
     """WORK/trust-fold-K.json: fitted without fold K, for `tariff eval --cv` (each item judged out of fold)."""
     for f in sorted({r.fold for r in recs}):
         fit_trust([r for r in recs if r.fold != f], temperature=temperature, softmax_k=softmax_k,
-                  min_group=min_group, use_context=use_context).save(work / f"trust-fold-{f}.json")
+                  min_group=min_group, use_context=use_context, use_evidence=use_evidence
+                  ).save(work / f"trust-fold-{f}.json")
 
 
 def source_ece(figures: dict[str, dict]) -> float:
@@ -203,11 +219,12 @@ def deviation(figures: dict[str, dict], coverage: float) -> float:
 
 def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple[int, int], n: dict[str, int],
                command: str, coverage: float, out: Path, blind: dict[str, dict] | None = None,
-               aware: bool = False) -> str:
+               aware: bool = False, words_only: dict[str, dict] | None = None, evidence: bool = False) -> str:
     """The Markdown model card written beside the shipped trust model."""
     import datetime as dt
 
-    cols = [("top1_hs6", "hs6 top-1"), ("ece_hs4", "ECE hs4"), ("ece_hs6", "ECE hs6"), ("ece_hts10", "ECE hts10"),
+    cols = [("top1_hs6", "hs6 top-1"), ("ece_hs4", "ECE hs4"), ("ece_hs6", "ECE hs6"),
+            ("ece_floor_hs6", "ECE hs6 of perfect calibration (same n)"), ("ece_hts10", "ECE hts10"),
             ("acc_top_half_hs6", "hs6 acc. most confident half"), ("set_coverage_hs4", "hs4 set coverage"),
             ("set_size_hs4", "hs4 set size"), ("set_coverage_hs6", "hs6 set coverage"),
             ("set_coverage_closed_hs6", "hs6 listed codes cover"), ("set_size_hs6", "hs6 set size"),
@@ -243,32 +260,45 @@ def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple
         f"- Mondrian by the best answer's chapter where a chapter has >= 150 calibration items: "
         f"{'on' if chosen[1] < 10**6 else 'off'} (chosen by the same nested CV).",
         "- Input-aware calibration: the best code's probability at each level from a logistic regression on the "
-        "request's context (" + ", ".join(f"`{c}`" for c in CONTEXT) + "), fitted on the same folds as the maps, "
-        "before its isotonic map; used when its mean 6-digit ECE over the sources is lower than the input-blind "
-        "maps' under the same nested CV: " + ("**on**." if aware else "**off**." if blind is not None else
-                                              "off (the records carry no query word counts)."),
+        "request's context (" + ", ".join(f"`{c}`" for c in CONTEXT) + "), optionally with the best line's "
+        "evidence (" + ", ".join(f"`{c}`" for c in EVIDENCE) + "), fitted on the same folds as the maps (its "
+        "isotonic map on cross-fitted outputs); blind, context, or context with evidence: whichever has the lowest "
+        "mean 6-digit ECE over the sources under the same nested CV. Shipped: "
+        + ("**context with evidence**." if evidence else "**context**." if aware else "**blind**." if blind is not None
+           else "blind (the records carry no query word counts)."),
         "- 10-digit figures: US items only (UK codes count to 6 digits).", "",
         f"## Nested cross-validation ({coverage:.0%} sets)", "",
         "Fold k's items judged by a trust model fitted on the other folds only. \"Set coverage\" counts an open set as "
-        "covering an item whose right code is outside the candidates; \"listed codes cover\" does not.", "",
+        "covering an item whose right code is outside the candidates; \"listed codes cover\" does not. \"ECE of "
+        "perfect calibration\" is the median ECE of outcomes drawn with exactly the stated confidences "
+        "(`calibration.ece_floor`): the part of a source's ECE that its size alone explains.", "",
     ]
+    tables: list[tuple[str, dict[str, dict]]] = []
     if blind is not None:
-        with_context = figures[chosen]
-        lines += [f"### Input-aware against input-blind calibration (shipped pool and Mondrian setting; shipped: "
-                  f"{'aware' if aware else 'blind'})", "",
+        runs = {"blind": blind, "context": words_only if words_only is not None else figures[chosen]}
+        if words_only is not None:
+            runs["context + evidence"] = figures[chosen]
+        shipped = "context + evidence" if evidence else "context" if aware else "blind"
+        lines += [f"### Blind or input-aware (shipped pool and Mondrian setting; shipped: {shipped})", "",
                   "Mean 6-digit ECE over the sources: "
-                  f"blind {source_ece(blind):.3f}, aware {source_ece(with_context):.3f}. The tables further down are "
-                  "the input-aware runs.", "",
-                  "| source | ECE hs6 blind | ECE hs6 aware | most confident half right at hs6, blind | aware |",
-                  "|---|---|---|---|---|"]
-        for name in with_context:
-            a, b = with_context[name], blind.get(name, {})
-            lines.append(f"| {name} | {cell('ece_hs6', b.get('ece_hs6'))} | {cell('ece_hs6', a.get('ece_hs6'))} | "
-                         f"{cell('acc', b.get('acc_top_half_hs6'))} | {cell('acc', a.get('acc_top_half_hs6'))} |")
+                  + ", ".join(f"{k} {source_ece(v):.3f}" for k, v in runs.items())
+                  + ". The per-pool tables further down are the "
+                  + ("context + evidence" if words_only is not None else "context") + " runs.", "",
+                  "| source | " + " | ".join(f"ECE hs6 {k}" for k in runs) + " | "
+                  + " | ".join(f"most confident half right at hs6, {k}" for k in runs) + " |",
+                  "|---|" + "---|" * (2 * len(runs))]
+        for name in figures[chosen]:
+            lines.append(f"| {name} | " + " | ".join(cell("ece_hs6", v.get(name, {}).get("ece_hs6")) for v in runs.values())
+                         + " | " + " | ".join(cell("acc", v.get(name, {}).get("acc_top_half_hs6")) for v in runs.values())
+                         + " |")
         lines.append("")
-    for (k, mg), by in figures.items():
-        lines += [f"### Pool {k} lines, Mondrian {'on' if mg < 10**6 else 'off'}{' (shipped)' if (k, mg) == chosen else ''}",
-                  "",
+        if runs[shipped] is not figures[chosen]:  # the shipped calibration is not one of the per-pool runs below
+            tables = [(f"Shipped: pool {chosen[0]} lines, Mondrian {'on' if chosen[1] < 10**6 else 'off'}, {shipped}",
+                       runs[shipped])]
+    tables += [(f"Pool {k} lines, Mondrian {'on' if mg < 10**6 else 'off'}"
+                f"{' (shipped setting)' if (k, mg) == chosen else ''}", by) for (k, mg), by in figures.items()]
+    for title, by in tables:
+        lines += [f"### {title}", "",
                   "| source | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
         for name, m in by.items():
             lines.append(f"| {name} | {m['n']} | " + " | ".join(cell(k, m.get(k)) for k, _ in cols) + " |")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..calibration import accuracy_at_coverage, ece, reliability
+from ..calibration import accuracy_at_coverage, ece, ece_floor, reliability
 
 LEVELS = (2, 4, 6, 8, 10)
 LEVEL_NAMES = {2: "hs2", 4: "hs4", 6: "hs6", 8: "hts8", 10: "hts10"}
@@ -187,6 +187,7 @@ def calibration(outcomes: Sequence[ItemOutcome], *, answer_level: int) -> dict[s
         confs, oks = [c for c, _ in answered], [ok for _, ok in answered]
         out[f"ece{key}"] = ece(confs, oks)
         out[f"ece{key}_n"] = len(answered)
+        out[f"ece{key}_floor"] = ece_floor(confs)  # what perfect calibration would show at this n (sampling alone)
         out[f"reliability{key}"] = reliability(confs, oks)
         ranked = [(-1.0 if c is None else c) for c, _ in pairs]
         right = [ok for _, ok in pairs]

@@ -108,9 +108,13 @@ def render_report(m: dict[str, Any], outcomes: Sequence[ItemOutcome], *, plots: 
     out += ["## Calibration", "",
             (f"Correctness of the top answer at {level} digits (the engine's answer level), and at 6 digits. "
              "ECE over 10 equal-width bins of answered items; accuracy at X % coverage keeps the X % most "
-             "confident answers (abstentions last). Baseline confidences are 1/rank — they carry no signal."), ""]
+             "confident answers (abstentions last). Baseline confidences are 1/rank — they carry no signal. "
+             "\"Perfect calibration\": the median ECE of outcomes drawn with exactly the stated confidences, what "
+             "the dataset's size alone gives (about 0.07 on 200 items)."), ""]
     rows = [["ECE", *(num(s.get("ece")) for _, s in systems)],
+            ["ECE of perfect calibration (same confidences)", *(num(s.get("ece_floor")) for _, s in systems)],
             ["ECE at 6 digits", *(num(s.get("ece_hs6")) for _, s in systems)],
+            ["ECE at 6 digits, perfect calibration", *(num(s.get("ece_hs6_floor")) for _, s in systems)],
             ["ECE at 4 digits", *(num(s.get("ece_hs4")) for _, s in systems)]]
     rows += [[f"accuracy at {c} % coverage", *(pct(s.get(f"acc_at_{c}_coverage")) for _, s in systems)]
              for c in COVERAGES]

@@ -163,3 +163,26 @@ def test_the_answer_order_follows_subheading_probability(us_runtime):
     shares = dict(zip((c.line.code for c in pool), engine.ranker.probabilities([c.score for c in pool])))
     mass = [sum(p for code, p in shares.items() if code[:6] == s.code[:6]) for s in result.suggestions]
     assert mass == sorted(mass, reverse=True) and len(result.suggestions) == 5
+
+
+def test_candidates_carry_the_evidence_trust_reads_and_never_show_it(us_runtime):
+    import json
+
+    import numpy as np
+
+    from assistant.engines.features import EVIDENCE, EVIDENCE_COLUMNS
+    from assistant.engines.query import build_query
+
+    engine = OfflineEngine(us_runtime)
+    text = "men's knitted cotton t-shirt"
+    result = classify(text, runtime=us_runtime)
+    first = result.candidates[0]
+    assert first.signals is not None and len(first.signals) == len(EVIDENCE)
+    # The values are the ranker's feature row of that very line.
+    q = build_query(text)
+    signals, _ = engine.collect(q)
+    leaves, X = engine.candidate_rows(q, engine.keep_precedents(signals))
+    row = X[[ln.code for ln in leaves].index(first.code)]
+    assert np.allclose(first.signals, [row[j] for j in EVIDENCE_COLUMNS])
+    # Internal: neither the JSON an integrator reads nor a stored answer carries them.
+    assert "signals" not in json.loads(result.model_dump_json())["candidates"][0]

@@ -89,6 +89,47 @@ def test_input_aware_calibration_separates_short_from_long_inputs():
     assert context_rows([Record("x", 0, ("1",), ("1",), (0.0,))], [raws[0]], 6) is None  # no word count: blind
 
 
+def backed_and_unbacked(n: int, *, seed: int) -> list[Record]:
+    """Same scores and query lengths; what differs is the best line's evidence: when precedents back it (first
+    EVIDENCE value high) the right line is drawn from the softmax, else half the time it is outside the candidates."""
+    from assistant.engines.features import EVIDENCE
+
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i, r in enumerate(synthetic(n, seed=seed, outside=0.0)):
+        backed = i % 2 == 0
+        gold = ("9999999999",) if not backed and rng.random() < 0.5 else r.gold
+        evidence = (0.9 if backed else 0.1, *rng.random(len(EVIDENCE) - 1))
+        recs.append(Record(r.dataset, r.fold, gold, r.codes, r.scores, words=10, evidence=evidence))
+    return recs
+
+
+def test_calibration_reads_the_best_lines_evidence(tmp_path):
+    from dataclasses import replace
+
+    train, test = backed_and_unbacked(4000, seed=21), backed_and_unbacked(3000, seed=22)
+    raws = [{lv: masses(list(r.codes), softmax(list(r.scores), 1.0), lv) for lv in (4, 6, 10)} for r in test]
+    aware = fit_trust(train, temperature=1.0, softmax_k=50, min_group=10**9)
+    words_only = fit_trust([replace(r, evidence=None) for r in train], temperature=1.0, softmax_k=50,
+                           min_group=10**9)
+    assert aware.levels[6].context.reads_evidence and not words_only.levels[6].context.reads_evidence
+    for backed in (True, False):
+        idx = [i for i, r in enumerate(test) if (r.evidence[0] > 0.5) == backed]
+        got = {name: summarise(judge(t, [test[i] for i in idx], [raws[i] for i in idx]))
+               for name, t in (("aware", aware), ("words only", words_only))}
+        assert got["aware"]["ece_hs6"] < 0.05, (backed, got)
+        assert got["words only"]["ece_hs6"] > got["aware"]["ece_hs6"] + 0.03, (backed, got)
+    # Saved and read back, it still reads the evidence; an answer without it (read back from a cache) is mapped
+    # without the context, never an error.
+    loaded = Trust.load(aware.save(tmp_path / "t.json"))
+    r = test[0]
+    with_ev = loaded.assess(list(r.codes), list(r.scores), words=10, evidence=list(r.evidence))[6]
+    without = loaded.assess(list(r.codes), list(r.scores), words=10)[6]
+    best = next(iter(with_ev))
+    assert 0 <= without[best] <= 1 and with_ev == aware.assess(list(r.codes), list(r.scores), words=10,
+                                                              evidence=list(r.evidence))[6]
+
+
 def test_higher_coverage_gives_larger_sets_and_the_model_round_trips(tmp_path):
     recs = synthetic(2000, seed=4, outside=0.05)
     trust = Trust.load(fit_trust(recs, temperature=1.0, softmax_k=50, min_group=10**9).save(tmp_path / "t.json"))

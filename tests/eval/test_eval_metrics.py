@@ -103,6 +103,21 @@ def test_ece_on_a_known_example():
     assert bins[9]["n"] == 4 and bins[9]["accuracy"] == pytest.approx(0.75)
 
 
+def test_ece_floor_is_what_sampling_alone_gives_a_perfectly_calibrated_model():
+    from assistant.calibration import ece_floor
+
+    rng = np.random.default_rng(5)
+    small = rng.uniform(0.05, 0.95, 200)
+    large = np.repeat(small, 10)
+    # Certain confidences leave nothing to chance; 200 items leave more than 2,000.
+    assert ece_floor([0.0, 1.0, 1.0]) == 0.0 and ece_floor([]) is None
+    assert ece_floor(small.tolist()) > 0.05 > ece_floor(large.tolist()) > 0.01
+    assert ece_floor(small.tolist()) == ece_floor(small.tolist())  # fixed seed
+    # It is a floor: a model off by 0.15 everywhere lands well above it.
+    drawn = (rng.random(len(large)) < np.clip(large - 0.15, 0, 1)).tolist()
+    assert ece(large.tolist(), drawn) > ece_floor(large.tolist()) + 0.1
+
+
 def test_accuracy_at_coverage_ranks_by_confidence_and_resolves_ties_in_expectation():
     conf, right = [0.9, 0.8, 0.2, 0.1], [True, True, False, False]
     assert accuracy_at_coverage(conf, right, 0.5) == 1.0
