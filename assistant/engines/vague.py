@@ -23,7 +23,7 @@ from .facets import WHICH_LINE
 
 MODEL_FILE = "data/vague.json"
 NGRAMS = (2, 3, 4)  # character n-grams within words (padded with a space each side)
-CONFIDENCE_CAP = 0.2  # the most confidence a suggestion may show while the goods are not described
+CONFIDENCE_CAP = 0.5  # while the goods are not described, no suggestion is shown as more likely right than wrong
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 SIGNALS = ("log_words", "log_chars", "tariff_share", "unknown_words", "digit_share", "letters_share")

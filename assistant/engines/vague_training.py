@@ -206,5 +206,6 @@ Decides whether a description can decide a chapter; when it cannot, the answer a
   seen. A bare brand name is only caught when it looks like the vague terms (no tariff words, no product noun).
   HMRC's vague terms and its trader descriptions come from the same parcel traffic ("childrens jumpsuit" is vague,
   "100 ariel pods" is not), so at a threshold that keeps the rulings most short parcel descriptions get a question:
-  the suggestions stay ranked and cited, only the confidence is capped.
+  the suggestions stay ranked and cited, only the confidence is capped (at 0.5: none shown as more likely right
+  than wrong; `engines/vague.py` CONFIDENCE_CAP).
 """
