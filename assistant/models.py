@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from .codes import format_code
 from .links import source_url
@@ -217,8 +218,9 @@ class Candidate(BaseModel):
     code: str
     score: float
     contradicted: bool = Field(default=False, description="a stated fact contradicts the line (ranked last)")
-    signals: list[float] | None = Field(default=None, exclude=True, description="the line's evidence as the trust "
-                                        "model reads it (engines.trust.EVIDENCE); internal, never serialised")
+    # The line's evidence as the trust model reads it (engines.features.EVIDENCE): internal, never serialised and
+    # not part of the published schema.
+    signals: SkipJsonSchema[list[float] | None] = Field(default=None, exclude=True)
 
 
 class Classification(BaseModel):
