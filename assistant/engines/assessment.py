@@ -49,7 +49,7 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
                 if len(s.code) >= lv:
                     p = probs.get(s.code[:lv])
                     by_level[str(lv)] = round(p if p is not None else trust.levels[lv].rest(0.0), 4)
-            update["confidence_by_level"] = by_level
+            update["confidence_by_level"] = by_level = coherent(by_level)
             own = max((lv for lv in assessed if len(s.code) >= lv), default=None)
             if own is not None and offline_answer:
                 update["confidence"] = by_level[str(own)]
@@ -62,6 +62,16 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
             sets.append(CandidateSet(coverage=coverage, level=lv, codes=list(cs.codes), open=cs.open))
     six = next((s for s in sets if s.level == 6), None)
     return result.model_copy(update={"suggestions": suggestions, "candidate_sets": sets, "candidate_set": six})
+
+
+def coherent(by_level: dict[str, float]) -> dict[str, float]:
+    """A code cannot be more likely right at a finer level than at a coarser one (its line is right only if its
+    subheading is): each level's maps are fitted apart, so a finer probability is capped by the coarser one."""
+    out: dict[str, float] = {}
+    ceiling = 1.0
+    for lv in sorted(by_level, key=int):
+        out[lv] = ceiling = min(by_level[lv], ceiling)
+    return out
 
 
 def with_routing(result: Classification) -> Classification:

@@ -9,6 +9,8 @@ import io
 
 from test_api_batches import wait_done
 
+from assistant.engines.vague import CONFIDENCE_CAP
+
 ATTRIBUTES = {"material": "cotton", "construction": "knitted", "type": "T-shirt", "gender": "men", "brand": "Acme",
               "colour": "beige"}
 TOP = "Crew-neck top"
@@ -58,7 +60,7 @@ def test_vague_description_needs_more_information(api):
     case = api.classify(description="gifts")
     assert case["abstained"] is True and case["abstain_reason"]
     assert case["clarifying_question"].startswith("Needs more information")
-    assert case["suggestions"] and all(s["confidence"] <= 0.2 for s in case["suggestions"])
+    assert case["suggestions"] and all(s["confidence"] <= CONFIDENCE_CAP for s in case["suggestions"])
 
 
 def _csv(rows: list[dict]) -> bytes:

@@ -7,6 +7,7 @@ import pytest
 from api_support import SCREWS, T_SHIRT
 
 from assistant.engines.trust import packaged_trust
+from assistant.engines.vague import CONFIDENCE_CAP
 
 pytestmark = pytest.mark.skipif(packaged_trust() is None, reason="this build ships no trust model (data/trust.json)")
 
@@ -17,6 +18,8 @@ def test_classification_carries_confidence_by_level_candidate_set_and_routing(ap
     by_level = first["confidence_by_level"]
     assert set(by_level) <= {"4", "6", "10"} and {"4", "6"} <= set(by_level)
     assert all(0.0 <= p <= 1.0 for p in by_level.values())
+    # coherent: a line is right only if its subheading is, and a subheading only if its heading is
+    assert by_level["4"] >= by_level["6"] >= by_level.get("10", 0.0)
     assert first["confidence"] == by_level[max(by_level, key=int)]  # the answer's confidence at its own level
     assert first["support"]["summary"]
     cs = case["candidate_set"]
@@ -47,7 +50,7 @@ def test_vague_input_is_routed_to_needs_information(api):
     case = api.classify(description="gifts")
     assert case["abstained"] is True
     assert case["routing"] == "needs_information"
-    assert all(p <= 0.2 for s in case["suggestions"] for p in s["confidence_by_level"].values())
+    assert all(p <= CONFIDENCE_CAP for s in case["suggestions"] for p in s["confidence_by_level"].values())
 
 
 def test_queue_filters_by_routing_and_puts_the_risk_flag_first(api):

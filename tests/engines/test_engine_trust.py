@@ -155,3 +155,11 @@ def test_routing_tags():
     assert route(abstained=False, sets=_sets(six), top6_confidence=0.3) == "needs_information"
     assert route(abstained=True, sets=_sets(("610910",)), top6_confidence=0.95) == "needs_information"
     assert route(abstained=False, sets={}, top6_confidence=None) == "review"
+
+
+def test_confidence_by_level_never_grows_with_the_level():
+    from assistant.engines.assessment import coherent
+
+    assert coherent({"4": 0.888, "6": 0.892, "10": 0.265}) == {"4": 0.888, "6": 0.888, "10": 0.265}
+    assert coherent({"10": 0.5, "4": 0.3, "6": 0.9}) == {"4": 0.3, "6": 0.3, "10": 0.3}
+    assert coherent({"4": 0.9, "6": 0.7}) == {"4": 0.9, "6": 0.7}  # already coherent: unchanged
