@@ -17,7 +17,7 @@ class ScoredLine:
     notes: list[Passage] = field(default_factory=list)  # notes that apply to it (excluding ones that excluded it)
     reasons: list[str] = field(default_factory=list)  # short human-readable reasons ("heading 6109 matched", ...)
     contradicted: list[str] = field(default_factory=list)  # stated facts the line's wording contradicts
-    signals: tuple[float, ...] = ()  # its feature values the trust model reads (engines.trust.EVIDENCE)
+    signals: tuple[float, ...] = ()  # its feature values the trust model reads (engines.features.EVIDENCE)
 
     def candidate(self) -> Candidate:
         """The line as an answer lists it among its candidates."""
