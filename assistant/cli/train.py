@@ -115,9 +115,12 @@ def train_trust_command(
     blind = nested_cv(recs, **kw, use_context=False) if all(r.words is not None for r in recs) else None
     has_evidence = blind is not None and all(r.evidence is not None for r in recs)
     words_only = nested_cv(recs, **kw, use_evidence=False) if has_evidence else None
-    runs = {"blind": blind, "words": words_only, "aware": figures[(pool, chosen)]} if blind is not None else {}
-    mode = min((k for k, v in runs.items() if v is not None), key=lambda k: source_ece(runs[k]), default="aware")
-    aware, evidence = mode != "blind", mode == "aware" and has_evidence
+    # The competing calibrations' nested-CV figures, by the name the model card gives them.
+    runs = {} if blind is None else {"blind": blind, "context": words_only or figures[(pool, chosen)]}
+    if has_evidence:
+        runs["context + evidence"] = figures[(pool, chosen)]
+    mode = min(runs, key=lambda k: source_ece(runs[k]), default="blind")
+    aware, evidence = mode != "blind", mode == "context + evidence"
     meta = {"mondrian": "chapter" if chosen < 10**6 else "none", "pool": pool, "coverage_reported": coverage,
             "input_aware": aware, "evidence": evidence, "nested_cv": runs.get(mode) or figures[(pool, chosen)]}
     fit_trust(recs, temperature=temperature, softmax_k=pool, min_group=chosen, meta=meta,
@@ -128,7 +131,7 @@ def train_trust_command(
         if "trust" in sys.argv else "tariff train trust ..."
     card = out.with_suffix(".md")
     card.write_text(model_card(figures, chosen=(pool, chosen), n=n, command=command, coverage=coverage, out=out,
-                               blind=blind, aware=aware, words_only=words_only, evidence=evidence),
+                               runs=runs, shipped=mode),
                     encoding="utf-8")
     for name, m in meta["nested_cv"].items():
         typer.echo(f"{name}: ECE hs6 {m.get('ece_hs6')}, hs6 set coverage {m.get('set_coverage_hs6')}, "

@@ -126,6 +126,7 @@ class OfflineEngine:
         said = stated_facts(q.text)
         # Best first, ties broken by code (never by order of retrieval); only the best EVIDENCE_K are kept.
         order = np.lexsort((np.array([ln.code for ln in leaves]), -scores, clashed)) if len(leaves) else ()
+        trust_rows = X[:, list(EVIDENCE_COLUMNS)].tolist() if len(leaves) else []  # what the trust model reads
         for i in order[:EVIDENCE_K]:
             leaf, row, code = leaves[i], X[i], leaves[i].code
             ev = [found.lines[c] for c in (code, *reversed(leaf.ancestors)) if c in found.lines][:3]
@@ -138,7 +139,7 @@ class OfflineEngine:
             clashes = contradictions(q.text, self._leaf_texts()[code], said=said) if clashed[i] else []
             scored.append(ScoredLine(line=leaf, score=float(scores[i]), evidence=ev,
                                      reasons=reasons(code, row, signals), contradicted=clashes,
-                                     signals=tuple(float(row[j]) for j in EVIDENCE_COLUMNS)))
+                                     signals=tuple(trust_rows[i])))
         notes = self._notes_for(scored[:10])
         excluded = dict(signals.excluded)
         for c in scored[:20]:

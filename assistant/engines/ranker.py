@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import AssistantError
 from .adapter import QueryAdapter
 from .features import FEATURES
+from .suggestions import calibrate
 
 SEED = 13
 FORMAT = "tariff-ranker/1"
@@ -117,8 +118,6 @@ class Ranker:
 
     def probabilities(self, scores: list[float] | np.ndarray) -> list[float]:
         """Softmax of one request's scores at the fitted temperature (the suggestions' confidences)."""
-        from .suggestions import calibrate
-
         return calibrate([float(v) for v in scores], temperature=self.temperature)
 
     # ------------------------------------------------------------------ persistence (text, no pickle)

@@ -132,8 +132,9 @@ class Context:
         return cls(r(mean), r(scale), r(m.coef_[0]), round(float(m.intercept_[0]), 8))
 
     def to_dict(self) -> dict:
-        return {"features": list(CONTEXT) + (list(EVIDENCE) if self.reads_evidence else []), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": list(self.coef), "intercept": self.intercept}
+        return {"features": list(CONTEXT) + (list(EVIDENCE) if self.reads_evidence else []),
+                "mean": list(self.mean), "scale": list(self.scale), "coef": list(self.coef),
+                "intercept": self.intercept}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Context | None:
@@ -154,6 +155,13 @@ class LevelModel:
     inside: Isotonic  # P(the right code is among the candidates | the level's best raw probability)
     scores: dict[str, tuple[float, ...]]  # "all" and "ch:NN" -> sorted nonconformity scores
     context: Context | None = None  # input-aware: the best code's probability before `top` (see CONTEXT)
+
+    def context_row(self, raw: dict[int, dict[str, float]], level: int, words: int, scores,
+                    evidence: list[float] | tuple[float, ...] | None) -> list[float] | None:
+        """The request's row for this level's context model (the evidence only when it reads it); None without one."""
+        if self.context is None:
+            return None
+        return context_row(raw, level, words, scores, evidence if self.context.reads_evidence else None)
 
     def calibrated(self, raw: dict[str, float], row: list[float] | None = None) -> dict[str, float]:
         """Calibrated probability per candidate code (best first) and of OUTSIDE; `row`: the request's context_row
@@ -201,9 +209,8 @@ class Trust:
         codes = codes[: self.softmax_k]
         raw = {lv: masses(codes, probs, lv) for lv in self.levels}
         best_first = sorted((float(v) for v in scores[: self.softmax_k]), reverse=True)
-        return {lv: m.calibrated(raw[lv], context_row(raw, lv, words, best_first,  # HS only: no 10-digit level
-                                                      evidence if m.context and m.context.reads_evidence else None))
-                for lv, m in self.levels.items() if raw[lv]}
+        return {lv: m.calibrated(raw[lv], m.context_row(raw, lv, words, best_first, evidence))
+                for lv, m in self.levels.items() if raw[lv]}  # HS only: no 10-digit level
 
     def candidate_set(self, assessed: dict[str, float], level: int, *, coverage: float,
                       chapter: str | None) -> CandidateSetResult:

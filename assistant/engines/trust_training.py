@@ -79,7 +79,9 @@ def fit_maps(raws: list[dict[str, float]], golds: list[set[str]], rows: list[lis
     for i in keep:
         raw, gold = raws[i], golds[i]
         for j, (code, p) in enumerate(raw.items()):
-            (tx if j == 0 else rx).append(first.get(i, context(rows[i])) if j == 0 and context is not None else p)
+            if j == 0 and context is not None:
+                p = first[i] if i in first else context(rows[i])
+            (tx if j == 0 else rx).append(p)
             (ty if j == 0 else ry).append(float(code in gold))
         ix.append(next(iter(raw.values()), 0.0))
         iy.append(float(bool(gold & raw.keys())))
@@ -145,9 +147,7 @@ def judge(trust: Trust, recs: list[Record], raws: list[dict[int, dict[str, float
             if not gold:
                 continue
             model = trust.levels[lv]
-            ctx = context_row(raw, lv, r.words or 0, r.scores, r.evidence if model.context and
-                              model.context.reads_evidence else None) if model.context else None
-            cal = model.calibrated(raw[lv], ctx)
+            cal = model.calibrated(raw[lv], model.context_row(raw, lv, r.words or 0, r.scores, r.evidence))
             best = next(iter(raw[lv]), None)
             cs = trust.candidate_set(cal, lv, coverage=coverage, chapter=chapter)
             in_set = bool(gold & set(cs.codes))
@@ -218,8 +218,8 @@ def deviation(figures: dict[str, dict], coverage: float) -> float:
 
 
 def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple[int, int], n: dict[str, int],
-               command: str, coverage: float, out: Path, blind: dict[str, dict] | None = None,
-               aware: bool = False, words_only: dict[str, dict] | None = None, evidence: bool = False) -> str:
+               command: str, coverage: float, out: Path, runs: dict[str, dict[str, dict]] | None = None,
+               shipped: str = "blind") -> str:
     """The Markdown model card written beside the shipped trust model."""
     import datetime as dt
 
@@ -264,8 +264,8 @@ def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple
         "evidence (" + ", ".join(f"`{c}`" for c in EVIDENCE) + "), fitted on the same folds as the maps (its "
         "isotonic map on cross-fitted outputs); blind, context, or context with evidence: whichever has the lowest "
         "mean 6-digit ECE over the sources under the same nested CV. Shipped: "
-        + ("**context with evidence**." if evidence else "**context**." if aware else "**blind**." if blind is not None
-           else "blind (the records carry no query word counts)."),
+        + ({"context + evidence": "**context with evidence**.", "context": "**context**.", "blind": "**blind**."}[shipped]
+           if runs else "blind (the records carry no query word counts)."),
         "- 10-digit figures: US items only (UK codes count to 6 digits).", "",
         f"## Nested cross-validation ({coverage:.0%} sets)", "",
         "Fold k's items judged by a trust model fitted on the other folds only. \"Set coverage\" counts an open set as "
@@ -274,16 +274,12 @@ def model_card(figures: dict[tuple[int, int], dict[str, dict]], *, chosen: tuple
         "(`calibration.ece_floor`): the part of a source's ECE that its size alone explains.", "",
     ]
     tables: list[tuple[str, dict[str, dict]]] = []
-    if blind is not None:
-        runs = {"blind": blind, "context": words_only if words_only is not None else figures[chosen]}
-        if words_only is not None:
-            runs["context + evidence"] = figures[chosen]
-        shipped = "context + evidence" if evidence else "context" if aware else "blind"
+    if runs:
         lines += [f"### Blind or input-aware (shipped pool and Mondrian setting; shipped: {shipped})", "",
                   "Mean 6-digit ECE over the sources: "
                   + ", ".join(f"{k} {source_ece(v):.3f}" for k, v in runs.items())
                   + ". The per-pool tables further down are the "
-                  + ("context + evidence" if words_only is not None else "context") + " runs.", "",
+                  + ("context + evidence" if "context + evidence" in runs else "context") + " runs.", "",
                   "| source | " + " | ".join(f"ECE hs6 {k}" for k in runs) + " | "
                   + " | ".join(f"most confident half right at hs6, {k}" for k in runs) + " |",
                   "|---|" + "---|" * (2 * len(runs))]
