@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..codes import format_code
 from .evidence import ScoredLine
@@ -81,6 +82,9 @@ def stated_facts(query: str) -> frozenset[str]:
     return frozenset(yes | {f"not {w}" for w in no})
 
 
+_MATERIAL_STEMS = frozenset(_stem(m) for m in MATERIALS)
+
+
 def _positive(text: str) -> set[str]:
     """Stems of the words a line's segment affirms: those before any "not", "other than" or "excluding"."""
     return {_stem(w) for w in words(_NEGATION_IN_LINE.split(text, maxsplit=1)[0])}
@@ -88,18 +92,39 @@ def _positive(text: str) -> set[str]:
 
 def _only_choice(text: str, word: str) -> str | None:
     """The segment of the line (below its chapter) that names `word` as its only choice, if any."""
-    stem, steps = _stem(word), text.split(": ")
-    material = stem in {_stem(m) for m in MATERIALS}
+    stem = _stem(word)
+    material = stem in _MATERIAL_STEMS
+    for named, segments in _clauses(text):
+        if material and named - {stem}:  # "covered by leather, plastic sheeting, textile ..." is a list
+            continue
+        for seg, alternatives in segments:
+            if seg and all(stem in alt for alt in alternatives):
+                return seg
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _clauses(text: str) -> tuple[tuple[frozenset[str], tuple[tuple[str, tuple[frozenset[str], ...]], ...]], ...]:
+    """A line's clauses as _only_choice reads them, parsed once per line: per clause, the materials it names and its
+    comma-separated segments, each with the stems every "or"/"and" alternative of it affirms."""
+    steps = text.split(": ")
+    out = []
     for step in steps[1:] or steps:  # a chapter's title ("Articles of leather; ...") names what it mostly holds
         for clause in re.split(r"[;()]", step):
             segments = [s.strip() for s in clause.split(",")]
-            named = set().union(*(_positive(s) for s in segments)) & {_stem(m) for m in MATERIALS}
-            if material and named - {stem}:  # "covered by leather, plastic sheeting, textile ..." is a list
-                continue
-            for seg in segments:
-                if seg and all(stem in _positive(alt) for alt in re.split(r"\s+(?:or|and)\s+", seg)):
-                    return seg
-    return None
+            named = frozenset(set().union(*(_positive(s) for s in segments)) & _MATERIAL_STEMS)
+            alternatives = [tuple(frozenset(_positive(alt)) for alt in re.split(r"\s+(?:or|and)\s+", seg))
+                            for seg in segments]
+            out.append((named, tuple(zip(segments, alternatives))))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _line_facts(text: str) -> tuple[bool, bool, bool, bool]:
+    """What a line's (lowercased) wording says of knitting and of gender: knitted, not knitted, men's, women's.
+    Read once per line, not once per line and request."""
+    knitted = "knitted or crocheted" in text and "not knitted" not in text
+    return knitted, "not knitted" in text or "woven" in text, bool(_LINE_MEN.search(text)), bool(_LINE_WOMEN.search(text))
 
 
 def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = None) -> list[str]:
@@ -112,12 +137,11 @@ def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = 
     no = {w[4:] for w in said if w.startswith("not ")}
     knit, woven = yes & _KNIT, yes & _WOVEN or no & _KNIT  # in the tariff's words, "not knitted" is woven
     out = []
-    knitted_line = "knitted or crocheted" in text and "not knitted" not in text
-    if knit and not woven and ("not knitted" in text or "woven" in text):
+    knitted_line, unknitted_line, men, women = _line_facts(text)
+    if knit and not woven and unknitted_line:
         out.append("the goods are knitted; this line is for goods not knitted")
     if woven and not knit and knitted_line:
         out.append("the goods are not knitted; this line is for knitted or crocheted goods")
-    men, women = bool(_LINE_MEN.search(text)), bool(_LINE_WOMEN.search(text))
     if (yes & _MEN and not yes & _WOMEN or no & _WOMEN) and women and not men:
         out.append("the goods are not for women or girls; this line is for women or girls")
     if (yes & _WOMEN and not yes & _MEN or no & _MEN) and men and not women:

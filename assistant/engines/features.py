@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..models import TariffLine
     from ..sources.prior import CodePrior
 
@@ -65,7 +69,7 @@ class PrecedentVote:
 
 @dataclass
 class Signals:
-    """What retrieval found for one request, as best score per code prefix (what `feature_row` reads)."""
+    """What retrieval found for one request, as best score per code prefix (what `feature_matrix` reads)."""
 
     query_words: int
     dense: dict[str, float]  # prefix (2/4/6 digits) or line code -> best cosine, raw query
@@ -132,43 +136,78 @@ def _stats(votes: list[PrecedentVote]) -> dict[str, tuple[float, float, int, int
     return {k: (v[0], sum(v[:PRECEDENT_TOP_K]), len(v), first[k]) for k, v in sims.items()}
 
 
-def feature_row(line: TariffLine, signals: Signals, *, leaves_in: dict[str, int], line_rank: int,
-                contradictions: int = 0) -> list[float]:
-    """The feature values of one candidate line, in the order of FEATURES."""
-    code = line.code
-    s = signals
-    memo = s.__dict__.setdefault("_parts", {})  # (level, prefix) -> that level's part of the row
-    head = memo.get((4, code[:4]))
-    if head is None:
-        head = memo[(4, code[:4])] = _heading_part(code[:4], s, leaves_in)
-        memo[("plex", code[:4])] = _lex_part(code[:4], s)
-    sub = memo.get((6, code[:6]))
-    if sub is None:
-        sub = memo[(6, code[:6])] = _subheading_part(code[:6], s, leaves_in)
-        memo[("plex", code[:6])] = _lex_part(code[:6], s)
-    eight = memo.get((8, code[:8]))
-    if eight is None:
-        eight = memo[(8, code[:8])] = _precedent_part(code[:8], s) if len(code) >= 8 else [0.0, 0.0, 0.0, 0.0]
-    dense_line = s.dense.get(code, 0.0)
-    return [
-        float(s.query_words),
-        dense_line, s.dense_exp.get(code, 0.0), s.lexical.get(code, 0.0), s.totals["dense_line"] - dense_line,
-        s.ruling.get(code, 0.0),
-        *_precedent_part(code, s),
-        s.prior.log_prob(code) if s.prior else 0.0,
-        float(contradictions),
-        float(line.level), float(line.indent), float(line.description.strip().lower().startswith("other")),
-        float(line_rank),
-        *eight, *sub, *head,
-        *_lex_part(code, s), *memo[("plex", code[:6])], *memo[("plex", code[:4])],
-        *_adapted_part(code, s),
-    ]
+def feature_matrix(lines: Sequence[TariffLine], signals: Signals, *, leaves_in: dict[str, int],
+                   line_ranks: Sequence[int], contradictions: Sequence[int]) -> np.ndarray:
+    """The feature rows of the candidate lines (each a candidate once), in the order of FEATURES.
 
+    Built column by column: a signal holds a few hundred codes and the lines are ~1,000, so each signal's values are
+    put on the lines they name; the part of a row that depends only on the heading, subheading or 8-digit prefix is
+    computed once per prefix and copied to its lines."""
+    n = len(lines)
+    X = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if not n:
+        return X
+    s, t, prior = signals, signals.totals, signals.prior
+    codes = [ln.code for ln in lines]
+    row_of = {c: i for i, c in enumerate(codes)}
+    prefix_rows: dict[int, tuple[list[str], np.ndarray]] = {}
 
-def _adapted_part(code: str, s: Signals) -> list[float]:
-    t, line, h4 = s.totals, s.adapted.get(code, 0.0), s.adapted.get(code[:4], 0.0)
-    rank = s.heading_ranks.get(code[:4], (len(s.headings) + 1,) * 4)[3]
-    return [line, s.adapted.get(code[:6], 0.0), h4, t["adapt_line"] - line, t["adapt_4"] - h4, float(rank)]
+    def per_prefix(width: int, part) -> np.ndarray:
+        """`part(prefix)` (a list of values) for each line's first `width` digits."""
+        if width not in prefix_rows:
+            table: dict[str, int] = {}
+            rows = np.fromiter((table.setdefault(c[:width], len(table)) for c in codes), dtype=np.intp, count=n)
+            prefix_rows[width] = (list(table), rows)
+        keys, rows = prefix_rows[width]
+        return np.asarray([part(k) for k in keys], dtype=np.float64).reshape(len(keys), -1)[rows]
+
+    def per_line(found: dict, default: float | tuple = 0.0) -> np.ndarray:
+        """A signal's value at each line's own code, `default` where it names none."""
+        out = np.empty((n, len(default)) if isinstance(default, tuple) else n)
+        out[...] = default
+        for key, value in found.items():
+            i = row_of.get(key)
+            if i is not None:
+                out[i] = value
+        return out
+
+    def put(first: str, values) -> None:
+        width = np.shape(values)[1] if np.ndim(values) == 2 else 1
+        at = INDEX[first]
+        X[:, at:at + width] = values if width > 1 else np.reshape(values, (-1, 1))
+
+    def each(values) -> np.ndarray:
+        return np.fromiter(values, dtype=np.float64, count=n)
+
+    unranked = (len(s.headings) + 1,) * 4
+    dense_line, adapt_line = per_line(s.dense), per_line(s.adapted)
+    adapt_4 = per_prefix(4, lambda k: [s.adapted.get(k, 0.0)])
+    put("query_words", np.full(n, float(s.query_words)))
+    put("dense_line", dense_line)
+    put("dexp_line", per_line(s.dense_exp))
+    put("lex_line", per_line(s.lexical))
+    put("dense_line_gap", t["dense_line"] - dense_line)
+    put("ruling_line", per_line(s.ruling))
+    put("prec_10_max", per_line(s.precedent_stats, (0.0, 0.0, 0, len(s.precedents) + 1)))
+    put("prior_10", each(prior.log_prob(c) for c in codes) if prior else np.zeros(n))
+    put("contradictions", np.asarray(contradictions, dtype=np.float64))
+    put("level", each(float(ln.level) for ln in lines))
+    put("indent", each(float(ln.indent) for ln in lines))
+    put("is_other", each(float(ln.description.strip().lower().startswith("other")) for ln in lines))
+    put("line_rank_in_heading", np.asarray(line_ranks, dtype=np.float64))
+    put(EIGHT_FEATURES[0], per_prefix(8, lambda k: _precedent_part(k, s) if len(k) >= 8 else [0.0] * 4))
+    put(SUBHEADING_FEATURES[0], per_prefix(6, lambda k: _subheading_part(k, s, leaves_in)))
+    put(HEADING_FEATURES[0], per_prefix(4, lambda k: _heading_part(k, s, leaves_in)))
+    put("plex_10_max", per_line(s.lex_precedent_stats, (0.0, 0.0, 0, len(s.lex_precedents) + 1)))
+    put("plex_6_max", per_prefix(6, lambda k: _lex_part(k, s)))
+    put("plex_4_max", per_prefix(4, lambda k: _lex_part(k, s)))
+    put("adapt_line", adapt_line)
+    put("adapt_6", per_prefix(6, lambda k: [s.adapted.get(k, 0.0)]))
+    put("adapt_4", adapt_4)
+    put("adapt_line_gap", t["adapt_line"] - adapt_line)
+    put("adapt_4_gap", t["adapt_4"] - adapt_4)
+    put("head_rank_adapt", per_prefix(4, lambda k: [float(s.heading_ranks.get(k, unranked)[3])]))
+    return X
 
 
 def _lex_part(prefix: str, s: Signals) -> list[float]:

@@ -34,7 +34,7 @@ from .adapter import QueryAdapter
 from .evidence import Evidence, ScoredLine
 from .exclusions import apply_exclusions
 from .facets import contradictions, open_question, stated_facts
-from .features import EVIDENCE_COLUMNS, FEATURES, INDEX, PrecedentVote, Signals, feature_row
+from .features import EVIDENCE_COLUMNS, INDEX, PrecedentVote, Signals, feature_matrix
 from .precedents import retrieve_precedents
 from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
@@ -259,21 +259,18 @@ class OfflineEngine:
         signals.excluded = excluded
         signals.redirected = redirected
         signals.__dict__.pop("heading_ranks", None)  # a cached view of the headings just set
-        counts = self._leaf_counts()
         said = stated_facts(q.text)
         texts = self._leaf_texts() if said else {}
         leaves: list[TariffLine] = []
-        rows: list[list[float]] = []
+        ranks: list[int] = []
         for h4 in headings:
             under = index[h4]
             order = sorted(under, key=lambda ln: (-signals.dense.get(ln.code, 0.0), ln.code))
             line_rank = {ln.code: i for i, ln in enumerate(order, start=1)}
-            for leaf in under:
-                clashes = len(contradictions(q.text, texts[leaf.code], said=said)) if said else 0
-                leaves.append(leaf)
-                rows.append(feature_row(leaf, signals, leaves_in=counts, line_rank=line_rank[leaf.code],
-                                        contradictions=clashes))
-        X = np.asarray(rows, dtype=np.float64) if rows else np.zeros((0, len(FEATURES)))
+            leaves.extend(under)
+            ranks.extend(line_rank[ln.code] for ln in under)
+        clashes = [len(contradictions(q.text, texts[ln.code], said=said)) for ln in leaves] if said else [0] * len(leaves)
+        X = feature_matrix(leaves, signals, leaves_in=self._leaf_counts(), line_ranks=ranks, contradictions=clashes)
         return leaves, X
 
     def _exclusions(self, query: str, headings: list[str]) -> tuple[dict[str, str], dict[str, str]]:

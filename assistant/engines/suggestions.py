@@ -10,7 +10,7 @@ import numpy as np
 from ..codes import format_code
 from ..models import Citation, Passage
 from .evidence import ScoredLine
-from .features import INDEX, Signals
+from .features import FEATURES, Signals
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -28,7 +28,7 @@ def calibrate(scores: list[float], *, temperature: float) -> list[float]:
 
 def reasons(code: str, row: np.ndarray, s: Signals) -> list[str]:
     """What lifted the line, in tariff words (scores only as figures in brackets)."""
-    f = {name: row[i] for name, i in INDEX.items()}
+    f = dict(zip(FEATURES, row.tolist()))
     out = [f"heading {code[:4]} matched the description (similarity {f['dense_4']:.2f})"]
     if f["dense_line"] or f["lex_line"]:
         out.append(f"the line itself matched (dense {f['dense_line']:.2f}, lexical {f['lex_line']:.2f})")

@@ -12,11 +12,13 @@ candidates re-scored exactly would be faster, but not guaranteed to be the same.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +34,8 @@ from .vectorstore import VectorStore
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: rank 1 scores 1/61
 POOL = 50  # each ranking contributes at least this many candidates to the fusion
 QUERY_CACHE = 512
+SCAN_BLOCK = 1024  # rows of a dense scan per einsum call (~1.5 MB: stays in cache)
+PARALLEL_ROWS = 4096  # a dense index this large is scanned in two threads
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -149,14 +153,41 @@ class DenseIndex:
         """Cosine similarity of every passage (vectors are normalised); -inf where filtered out."""
         if self.matrix.shape[1] != len(query):
             return np.full(len(self.passages), -np.inf, np.float32)
-        # numpy's own loop, not BLAS: one thread whatever the machine, so the bits never depend on its cores.
-        scores = np.einsum("ij,j->i", self.matrix, np.asarray(query, dtype=np.float32))
+        scores = cosines(self.matrix, np.asarray(query, dtype=np.float32))
         keep = self.present
         if edition:
             keep = keep & (self.editions == edition)
         if chapters:
             keep = keep & np.isin(self.chapters, chapters)
         return np.where(keep, scores, -np.inf)
+
+
+def cosines(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """matrix @ query with numpy's own loop (not BLAS), block by block of rows, the halves of a large matrix in
+    two threads. Each row's dot product is computed alone, so the bits depend neither on the blocks nor on the
+    threads nor on the machine's cores (test_dense_scores_are_the_same_bits_in_blocks_and_threads). A scan of the
+    26,103 HTS lines took 5.0 ms in one einsum, 3.5 ms so (2 cores; it is bound by memory bandwidth)."""
+    out = np.empty(len(matrix), np.float32)
+
+    def run(start: int, stop: int) -> None:
+        for b in range(start, stop, SCAN_BLOCK):
+            e = min(b + SCAN_BLOCK, stop)
+            np.einsum("ij,j->i", matrix[b:e], query, out=out[b:e])
+
+    if len(matrix) < PARALLEL_ROWS:
+        run(0, len(matrix))
+    else:
+        half = len(matrix) // 2
+        other = _scan_pool(os.getpid()).submit(run, half, len(matrix))
+        run(0, half)
+        other.result()
+    return out
+
+
+@lru_cache(maxsize=1)
+def _scan_pool(pid: int) -> ThreadPoolExecutor:
+    """The thread that scans the second half (numpy frees the GIL); one per process (a forked child makes its own)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="dense-scan")
 
 
 def _best(scores: np.ndarray, n: int) -> np.ndarray:

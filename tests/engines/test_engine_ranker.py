@@ -70,3 +70,16 @@ def test_temperature_sharpens_confident_scores():
     t = fit_temperature(sharp, right)
     p = Ranker(temperature=t).probabilities([5.0, 0.0, 0.0])
     assert abs(sum(p) - 1) < 1e-9 and 0.85 < p[0] < 0.99
+
+
+def test_ranker_scores_do_not_depend_on_threads(monkeypatch):
+    """The shipped model scores each row on its own: two prediction threads give the bits one gives."""
+    from assistant.engines import ranker as ranker_module
+
+    model = ranker_module.packaged_ranker()
+    X = np.random.default_rng(3).normal(size=(1500, len(FEATURES)))
+    two = model.predict(X)
+    monkeypatch.setattr(ranker_module, "PREDICT_THREADS", 1)
+    one = model.predict(X)
+    assert ranker_module.PREDICT_THREADS == 1 and np.array_equal(one, two)
+    assert len(np.unique(one)) > 100  # real scores, not a constant that would equal itself

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from assistant.index.retrieve import RRF_K, tokenize
+from assistant.index import retrieve
+from assistant.index.retrieve import RRF_K, cosines, tokenize
 from assistant.models import SourceKind
 
 
@@ -52,3 +54,17 @@ def test_filters_by_kind_edition_and_chapter(retriever):
 def test_query_embeddings_are_cached(retriever):
     first = retriever.embed_query("wooden bedroom furniture")
     assert retriever.embed_query("wooden bedroom furniture") is first
+
+
+def test_dense_scores_are_the_same_bits_in_blocks_and_threads(retriever, monkeypatch):
+    """The scan splits the HS index into blocks and halves scored in two threads: every passage's cosine is the
+    bits of one plain dot product, so rankings never depend on how the scan was cut."""
+    index = retriever.dense_index(SourceKind.HS)
+    query = retriever.embed_query("pure-bred breeding horses")
+    plain = np.einsum("ij,j->i", index.matrix, query)
+    assert len(index.matrix) > retrieve.PARALLEL_ROWS  # the real index takes the two-thread path
+    assert np.array_equal(cosines(index.matrix, query), plain)
+    monkeypatch.setattr(retrieve, "SCAN_BLOCK", 37)  # odd blocks, one thread
+    monkeypatch.setattr(retrieve, "PARALLEL_ROWS", 10**9)
+    assert np.array_equal(cosines(index.matrix, query), plain)
+    assert index.passages[int(np.argmax(plain))].codes[0].startswith("0101")  # real cosines: horses first
