@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import io
 import json
 import os
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # the engine alone, on a sample (warm-up first)
     classify(items[0], runtime=runtime)
+    gc.freeze()  # as `tariff serve` does after its warm-up (cli/serve.py)
     sample = items[: min(100, len(items))]
     t = time.perf_counter()
     for text in sample:

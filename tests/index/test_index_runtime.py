@@ -97,6 +97,29 @@ def test_warm_up_loads_the_model_and_indexes_and_changes_no_answer(hs_runtime):
     assert again.model_dump(exclude={"elapsed_ms"}) == cold.model_dump(exclude={"elapsed_ms"})
 
 
+def test_a_replaced_catalog_is_freed_without_the_cyclic_collector(hs_runtime):
+    """`tariff serve` freezes what warm-up loaded (gc.freeze: the collector skips it from then on). A catalog that
+    another process's write replaces must still be freed: by reference counting alone, i.e. it holds no cycles."""
+    import gc
+    import weakref
+
+    from assistant.engines import classify
+    from assistant.engines.offline import _leaf_tables
+
+    runtime = Runtime.open(hs_runtime.settings, auto_ingest=False)
+    classify("men's knitted cotton t-shirt", engine="offline", runtime=runtime)  # every table an answer builds
+    catalog, retriever = weakref.ref(runtime.catalog), weakref.ref(runtime.retriever)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        runtime._catalog = runtime._retriever = None  # what a changed store does (Runtime.catalog reloads)
+        _leaf_tables.cache_clear()
+        assert catalog() is None and retriever() is None
+    finally:
+        if was:
+            gc.enable()
+
+
 def test_the_catalog_does_not_wait_for_the_embedding_model(tmp_path, monkeypatch):
     runtime = open_runtime(tmp_path)
     loading, release = threading.Event(), threading.Event()
