@@ -103,7 +103,7 @@ def _only_choice(text: str, word: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)  # ~10 KB a line: all 19,745 HTS leaves would hold ~190 MB; 4,096 keep the common headings
 def _clauses(text: str) -> tuple[tuple[frozenset[str], tuple[tuple[str, tuple[frozenset[str], ...]], ...]], ...]:
     """A line's clauses as _only_choice reads them, parsed once per line: per clause, the materials it names and its
     comma-separated segments, each with the stems every "or"/"and" alternative of it affirms."""
