@@ -3,6 +3,7 @@ of the store's current snapshot; `get_runtime` is the process-wide one."""
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 from .backends import make_embedder, make_store, store_namespace
 from .config import Settings, get_settings
 from .errors import InputError
-from .index.catalog import Catalog, load_catalog
+from .index.catalog import Catalog, forget_last_catalog, last_catalog, load_catalog
 from .index.embed import Embedder
 from .index.ingest import IngestReport, ingest_groups, ingest_passages
 from .index.nomenclature import Nomenclature
@@ -39,6 +40,7 @@ class Runtime:
         self._lock = threading.RLock()
         self._embedder_lock = threading.Lock()  # its own: loading the model never holds up the catalog (/readyz)
         self._checked = (0.0, 0.0, -1)  # (last count check, last snapshot check, count seen)
+        self._last: Catalog | None | bool = False  # the last known snapshot's catalog (False: not looked for)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, auto_ingest: bool = True) -> "Runtime":
@@ -46,12 +48,16 @@ class Runtime:
         of TARIFF_CORPUS: the whole default US corpus shipped in corpus/, or HS 2022 alone."""
         settings = settings or get_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
-        runtime = cls(settings, make_store(settings))
+        # An embedded store opens when first needed: a warm start answers from the last known snapshot's caches
+        # (Catalog.last_catalog) and opens Chroma behind it (open_store). A Chroma server is asked at once.
+        runtime = cls(settings, make_store(settings) if settings.chroma_url else LazyStore(settings))
         if auto_ingest:
             from .corpus.default import read_manifest
 
             manifest = read_manifest(settings.home)
-            if runtime.store.count() == 0 or (manifest is not None and not manifest.get("complete")):
+            last = runtime._last_catalog() if isinstance(runtime.store, LazyStore) else None
+            empty = not len(last) if last is not None else runtime.store.count() == 0
+            if empty or (manifest is not None and not manifest.get("complete")):
                 from .corpus.default import title
 
                 print(f"tariff: empty index, indexing {title(settings.corpus)} (first run only)...", file=sys.stderr)
@@ -71,12 +77,45 @@ class Runtime:
     def catalog(self) -> Catalog:
         """The catalog of the store's current snapshot (reloaded when another process changed the store)."""
         with self._lock:
-            if self._catalog is None or self._changed():
+            if self._catalog is None and (last := self._last_catalog()) is not None:
+                # Warm start: the store's last known snapshot, checked against the store once it is open.
+                self._catalog, self._last = last, None
+                self._retriever = None
+                # The store is first asked RECHECK_COUNT_S from now (count, then the whole snapshot at once).
+                self._checked = (time.monotonic(), -math.inf, len(last))
+            elif self._catalog is None or self._changed():
                 self._catalog = load_catalog(self.store, cache_dir=self.settings.cache_dir / "catalog",
                                              namespace=store_namespace(self.settings))
                 self._retriever = None
                 self._checked = (time.monotonic(), time.monotonic(), len(self._catalog))
             return self._catalog
+
+    def _last_catalog(self) -> Catalog | None:
+        """The last known snapshot's catalog, while an embedded store is not open yet (None otherwise)."""
+        if not isinstance(self.store, LazyStore) or self.store.opened:
+            self._last = None
+            return None
+        if self._last is False:
+            self._last = last_catalog(self.settings.cache_dir / "catalog", namespace=self.store.namespace)
+        return self._last
+
+    def open_store(self) -> None:
+        """Open a lazily opened store and check the catalog against it now (`Runtime.warm_up` ends with it, so that
+        no request of `tariff serve` waits for Chroma; without it the first check, RECHECK_COUNT_S after a warm
+        start, opens it)."""
+        if isinstance(self.store, LazyStore) and not self.store.opened:
+            self.store.open()
+            with self._lock:
+                seen = self._checked[2]
+                self._checked = (-math.inf, -math.inf, seen)  # the next look compares the count and the whole snapshot
+        _ = self.catalog
+
+    def probe_store(self) -> None:
+        """Raise when the store cannot be reached; an embedded store not opened yet is not opened for it (answers
+        come from the last known snapshot meanwhile)."""
+        if isinstance(self.store, LazyStore) and not self.store.opened:
+            return
+        self.store.count()
 
     def _changed(self) -> bool:
         now = time.monotonic()
@@ -115,6 +154,7 @@ class Runtime:
         self.retriever.search(WARM_UP_TEXT, top=1)
         if answer is not None:
             answer(WARM_UP_TEXT)
+        self.open_store()
 
     # ------------------------------------------------------------------ ingest and status
 
@@ -126,6 +166,7 @@ class Runtime:
         """
         # source key -> passages
         groups = registry.load_cached(kind, target, cache_dir=self.settings.cache_dir, **options)
+        self._forget_snapshot()
         report = ingest_groups(groups, store=self.store, embedder=_LazyEmbedder(self), progress=progress)
         with self._lock:
             self._catalog = None  # rebuilt on next use
@@ -152,6 +193,7 @@ class Runtime:
 
     def index_passages(self, passages: list, *, source_key: str, progress: bool = False) -> IngestReport:
         """Make the store hold exactly `passages` under `source_key` ([] removes the source); the next request sees it."""
+        self._forget_snapshot()
         report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self), source_key=source_key,
                                  progress=progress)
         if report.added or report.removed:
@@ -173,6 +215,39 @@ class Runtime:
         return {**describe(self.catalog, settings=self.settings, store=self.store,
                            namespace=store_namespace(self.settings)),
                 "corpus": read_manifest(self.settings.home)}
+
+
+    def _forget_snapshot(self) -> None:
+        """Before writing to the store: its last known snapshot is about to change."""
+        forget_last_catalog(self.settings.cache_dir / "catalog", namespace=store_namespace(self.settings))
+
+
+class LazyStore:
+    """An embedded vector store opened on first use (opening Chroma takes ~1 s of a warm start otherwise)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.namespace = store_namespace(settings)
+        self._store: VectorStore | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def opened(self) -> bool:
+        return self._store is not None
+
+    def open(self) -> VectorStore:
+        with self._lock:
+            if self._store is None:
+                self._store = make_store(self.settings)
+            return self._store
+
+    def heartbeat(self) -> None:
+        """Embedded: nothing to reach before it is opened; afterwards, the store's own check."""
+        if self._store is not None:
+            self._store.heartbeat()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.open(), name)
 
 
 class _LazyEmbedder:

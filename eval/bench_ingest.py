@@ -13,6 +13,7 @@ open (catalog, retriever, embedder loaded: ready to answer), and the first answe
 
     .venv/bin/python eval/bench_ingest.py [--corpus default|hs2022] [--home DIR] [--keep] [--model-cache DIR]
                                           [--warm-runs 3] [--json]
+    .venv/bin/python eval/bench_ingest.py --warm-only HOME [--warm-runs 3]     # restarts of a built home only
 
 Prints the load average before and after: the machine has 2 cores, and figures taken while others use them say so.
 """
@@ -167,8 +168,20 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary home")
     ap.add_argument("--model-cache", type=Path, help="an earlier ONNX export (<embedding cache>/onnx) to reuse")
     ap.add_argument("--warm-runs", type=int, default=3)
+    ap.add_argument("--warm-only", type=Path, metavar="HOME",
+                    help="no cold run: only the warm restarts of this already built home")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.warm_only:
+        load_before = load_average()
+        warms = [warm(args.warm_only, args.corpus) for _ in range(max(args.warm_runs, 1))]
+        print(f"cores {os.cpu_count()}; load average before {load_before}, after {load_average()}")
+        for i, w in enumerate(warms, 1):
+            print(f"WARM #{i}: imports {w['imports']['wall_s']:.1f}s, ready {w['ready']['wall_s']:.1f}s wall "
+                  f"({w['ready']['cpu_s']:.1f}s cpu), first answer {w['first_answer']['wall_s']:.1f}s")
+        if args.json:
+            print(json.dumps({"load_before": load_before, "load_after": load_average(), "warm": warms}))
+        return 0
     home = args.home or Path(tempfile.mkdtemp(prefix="tariff-bench-"))
     if home.exists() and any(home.iterdir()):
         print(f"error: {home} is not empty (the cold run needs an empty home)", file=sys.stderr)

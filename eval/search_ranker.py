@@ -43,6 +43,11 @@ GRID: dict[str, tuple[dict, tuple[int, ...]]] = {
     "G = D + 63 leaves, min_data 80": ({"num_leaves": 63, "learning_rate": 0.05, "min_data_in_leaf": 80,
                                         "keep": 0.15, "label_gain": [0, 2, 10, 12, 15], "truncation": 10},
                                        (200, 350)),
+    # Seed bagging: G trained with three seeds (rows and features drawn differently), each reported alone - the
+    # spread is the noise of one CV figure - and the mean of the three models' scores.
+    "H = G, seeds 13/14/15 and their mean": ({"num_leaves": 63, "learning_rate": 0.05, "min_data_in_leaf": 80,
+                                              "keep": 0.15, "label_gain": [0, 2, 10, 12, 15], "truncation": 10,
+                                              "seeds": [13, 14, 15]}, (200,)),
 }
 
 
@@ -103,7 +108,7 @@ def run_config(name: str, cfg: dict, trees: tuple[int, ...], data, threads: int)
     bounds = np.flatnonzero(np.diff(item)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(item)]])
-    per: dict[int, list[list[dict]]] = {t: [None] * n_items for t in trees}
+    per: dict = {}  # trees (or (trees, seed)) -> each item's out-of-fold metrics
     t0 = time.time()
     for f in range(int(item_fold.max()) + 1):
         tr = keep & (item_fold[item] != f)
@@ -112,30 +117,42 @@ def run_config(name: str, cfg: dict, trees: tuple[int, ...], data, threads: int)
         weight = None
         if cfg["weights"] == "source":
             weight = np.array([src_w[s] for s in item_src[item[idx]]])
-        ds = lgb.Dataset(X[idx], label=y[idx], group=sizes, weight=weight, free_raw_data=True)
-        params = {"objective": "lambdarank", "metric": "ndcg", "label_gain": cfg["label_gain"],
-                  "lambdarank_truncation_level": cfg["truncation"], "num_leaves": cfg["num_leaves"],
-                  "learning_rate": cfg["learning_rate"], "min_data_in_leaf": cfg["min_data_in_leaf"],
-                  "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
-                  "seed": SEED, "deterministic": True, "force_row_wise": True, "num_threads": threads,
-                  "verbosity": -1}
-        booster = lgb.train(params, ds, num_boost_round=max(trees))
+        seeds = cfg.get("seeds") or [SEED]
         test_items = np.flatnonzero(item_fold == f)
         rows = np.concatenate([np.arange(starts[i], ends[i]) for i in test_items])
+        seed_scores: dict[int, dict[int, np.ndarray]] = {t: {} for t in trees}
+        for seed in seeds:
+            ds = lgb.Dataset(X[idx], label=y[idx], group=sizes, weight=weight, free_raw_data=True)
+            params = {"objective": "lambdarank", "metric": "ndcg", "label_gain": cfg["label_gain"],
+                      "lambdarank_truncation_level": cfg["truncation"], "num_leaves": cfg["num_leaves"],
+                      "learning_rate": cfg["learning_rate"], "min_data_in_leaf": cfg["min_data_in_leaf"],
+                      "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
+                      "seed": seed, "deterministic": True, "force_row_wise": True, "num_threads": threads,
+                      "verbosity": -1}
+            booster = lgb.train(params, ds, num_boost_round=max(trees))
+            for t in trees:
+                seed_scores[t][seed] = booster.predict(X[rows], num_iteration=t, num_threads=threads)
         for t in trees:
-            scores = booster.predict(X[rows], num_iteration=t, num_threads=threads)
-            pos = 0
-            for i in test_items:
-                n = ends[i] - starts[i]
-                ranked = rank(codes[starts[i]:ends[i]].tolist(), scores[pos:pos + n])
-                per[t][i] = ranking_metrics(ranked, tuple(info[i]["gold"])) | {"dataset": item_src[i]}
-                pos += n
+            # one model alone, or each seed alone (key (t, seed)) and the mean of their scores (key t)
+            variants = {t: np.mean([seed_scores[t][s] for s in seeds], axis=0)}
+            if len(seeds) > 1:
+                variants |= {(t, s): seed_scores[t][s] for s in seeds}
+            for key, scores in variants.items():
+                pos = 0
+                for i in test_items:
+                    n = ends[i] - starts[i]
+                    ranked = rank(codes[starts[i]:ends[i]].tolist(), scores[pos:pos + n])
+                    per.setdefault(key, [None] * n_items)[i] = \
+                        ranking_metrics(ranked, tuple(info[i]["gold"])) | {"dataset": item_src[i]}
+                    pos += n
         print(f"  {name}: fold {f} done, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     results = []
-    for t in trees:
+    for t in sorted(per, key=str):
         by = {s: summarise([m for m in per[t] if m["dataset"] == s]) for s in sources}
         by["all"] = summarise(per[t])
-        results.append({"config": name, "trees": t, **cfg, "by_source": by,
+        trees_of, seed = (t if isinstance(t, tuple) else (t, "mean" if cfg.get("seeds") else None))
+        results.append({"config": name if seed is None else f"{name} [{seed}]", "trees": trees_of, **cfg,
+                        "by_source": by,
                         "macro_hs6_top1": round(float(np.mean([by[s]["hs6_top1"] for s in sources])), 4),
                         "seconds": round(time.time() - t0)})
     return results
@@ -166,7 +183,7 @@ def main() -> int:
             with out.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(res) + "\n")
             by = res["by_source"]
-            print(f"| {name} | {res['trees']} | {100 * res['macro_hs6_top1']:.1f} | "
+            print(f"| {res['config']} | {res['trees']} | {100 * res['macro_hs6_top1']:.1f} | "
                   + " | ".join(f"{100 * by[s]['hs6_top1']:.1f}" for s in by if s != "all")
                   + f" | {100 * by['all']['hs4_top1']:.1f} | {100 * by['all']['hts10_recall50']:.1f} |", flush=True)
     return 0

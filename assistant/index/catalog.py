@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import pickle
 import re
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..files import replace_cached
+from ..files import replace_cached, write_atomic
 from ..models import Passage, SourceKind
 from .nomenclature import HS_EDITION, Nomenclature, passage_to_line
 from .vectorstore import VectorStore, snapshot_of
@@ -122,28 +123,66 @@ class Catalog:
         return out
 
 
+def _catalog_path(cache_dir: Path, namespace: str, snapshot: str) -> Path:
+    return Path(cache_dir) / f"catalog-v{CATALOG_VERSION}-{namespace}-{snapshot}.pkl"
+
+
+def _pointer_path(cache_dir: Path, namespace: str) -> Path:
+    return Path(cache_dir) / f"last-{namespace}.json"
+
+
+def _read_cached(path: Path, snapshot: str) -> Catalog | None:
+    try:
+        with path.open("rb") as fh, no_gc():
+            catalog = pickle.load(fh)
+        if isinstance(catalog, Catalog) and catalog.snapshot == snapshot:
+            return catalog
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a stale or damaged cache is rebuilt, never fatal
+        log.warning("rebuilding catalog cache %s: %s", path, exc)
+    return None
+
+
 def load_catalog(store: VectorStore, *, cache_dir: Path | None = None, namespace: str = "") -> Catalog:
-    """The catalog of the store's current snapshot, from the on-disk cache when that snapshot was built before."""
+    """The catalog of the store's current snapshot, from the on-disk cache when that snapshot was built before.
+
+    With a cache_dir it also records the snapshot it read from the store as the store's last known one
+    (`last_catalog`)."""
     ids = store.ids()
     snapshot = snapshot_of(ids)
-    path = Path(cache_dir) / f"catalog-v{CATALOG_VERSION}-{namespace}-{snapshot}.pkl" if cache_dir else None
-    if path is not None and path.exists():
-        try:
-            with path.open("rb") as fh, no_gc():
-                catalog = pickle.load(fh)
-            if isinstance(catalog, Catalog) and catalog.snapshot == snapshot:
-                return catalog
-        except Exception as exc:  # noqa: BLE001 - a stale or damaged cache is rebuilt, never fatal
-            log.warning("rebuilding catalog cache %s: %s", path, exc)
-    with no_gc():
-        catalog = Catalog(list(store.iter_passages()), snapshot=None)
-    if catalog.snapshot != snapshot:  # the store changed while we read it: the ids we read win
-        snapshot = catalog.snapshot
-        path = path.with_name(f"catalog-v{CATALOG_VERSION}-{namespace}-{snapshot}.pkl") if path else None
-    if path is not None:
-        # One cached snapshot per store is enough.
-        replace_cached(path, pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL), stale=f"catalog-v*-{namespace}-*.pkl")
+    catalog = _read_cached(_catalog_path(cache_dir, namespace, snapshot), snapshot) if cache_dir else None
+    if catalog is None:
+        with no_gc():
+            catalog = Catalog(list(store.iter_passages()), snapshot=None)
+        if cache_dir is not None:  # one cached snapshot per store is enough
+            # (the store may have changed while we read it: the ids read with the passages win)
+            replace_cached(_catalog_path(cache_dir, namespace, catalog.snapshot),
+                           pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL),
+                           stale=f"catalog-v*-{namespace}-*.pkl")
+    if cache_dir is not None:
+        write_atomic(_pointer_path(cache_dir, namespace),
+                     json.dumps({"snapshot": catalog.snapshot, "passages": len(catalog)}).encode())
     return catalog
+
+
+def last_catalog(cache_dir: Path, *, namespace: str = "") -> Catalog | None:
+    """The catalog of the store's last known snapshot, read from the cache without opening the store; None when no
+    snapshot is recorded (never read, or forgotten by a write since) or its cache file is gone.
+
+    A warm start answers from it at once; the runtime then opens the store in the background and checks the snapshot
+    against it, as it does periodically anyway (a write by another process is seen within seconds)."""
+    try:
+        pointer = json.loads(_pointer_path(cache_dir, namespace).read_text(encoding="utf-8"))
+        snapshot = str(pointer["snapshot"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _read_cached(_catalog_path(cache_dir, namespace, snapshot), snapshot)
+
+
+def forget_last_catalog(cache_dir: Path, *, namespace: str = "") -> None:
+    """Before a write to the store: the recorded snapshot is no longer the store's (the next read records it)."""
+    _pointer_path(cache_dir, namespace).unlink(missing_ok=True)
 
 
 @contextmanager

@@ -138,3 +138,53 @@ def test_the_catalog_does_not_wait_for_the_embedding_model(tmp_path, monkeypatch
     finally:
         release.set()
         loader.join(30)
+
+
+def test_a_warm_start_answers_from_the_last_snapshot_before_opening_the_store(tmp_path, gri_file, monkeypatch):
+    """A restart reads the catalog of the store's last known snapshot from its cache without opening Chroma; a
+    write forgets that snapshot, and a snapshot recorded just before another process's write (a race) is
+    corrected as soon as the store is opened."""
+    from assistant.runtime import LazyStore
+
+    monkeypatch.setattr(runtime_module, "RECHECK_COUNT_S", 3600.0)  # only open_store looks at the store here
+    writer = open_runtime(tmp_path)
+    writer.ingest("gri", gri_file, progress=False)
+    full = writer.catalog.snapshot  # read from the store: recorded as its last known snapshot
+
+    warm = open_runtime(tmp_path)
+    assert isinstance(warm.store, LazyStore)
+    assert warm.catalog.snapshot == full and len(warm.catalog.gris) == 14
+    assert not warm.store.opened and warm.retriever.catalog is warm.catalog
+    warm.probe_store()  # readiness does not open it either
+    assert not warm.store.opened
+
+    pointer = next((tmp_path / "cache" / "catalog").glob("last-*.json"))
+    subset = tmp_path / "gri-subset.json"
+    subset.write_text(json.dumps({"rules": json.loads(gri_file.read_text())["rules"][:3]}))
+    writer.ingest("gri", subset, progress=False)
+    assert not pointer.exists()  # the write forgot it: the next start reads the store
+    cold = open_runtime(tmp_path)
+    assert len(cold.catalog.gris) == 3 and cold.store.opened
+    assert warm.catalog.snapshot == full  # not opened yet, and RECHECK_COUNT_S not reached
+    warm.open_store()
+    assert warm.store.opened and len(warm.catalog.gris) == 3
+
+
+def test_a_snapshot_recorded_just_before_another_write_is_corrected_when_the_store_opens(tmp_path, gri_file,
+                                                                                        monkeypatch):
+    monkeypatch.setattr(runtime_module, "RECHECK_COUNT_S", 3600.0)
+    writer = open_runtime(tmp_path)
+    writer.ingest("gri", gri_file, progress=False)
+    full = writer.catalog.snapshot
+    pointer = next((tmp_path / "cache" / "catalog").glob("last-*.json"))
+    recorded = pointer.read_bytes()
+    subset = tmp_path / "gri-subset.json"
+    subset.write_text(json.dumps({"rules": json.loads(gri_file.read_text())["rules"][:3]}))
+    writer.ingest("gri", subset, progress=False)
+    pointer.write_bytes(recorded)  # a reader recorded the old snapshot as the write went in (a race)
+
+    stale = open_runtime(tmp_path)
+    assert stale.catalog.snapshot == full and not stale.store.opened
+    stale.open_store()  # what warm-up ends with
+    assert len(stale.catalog.gris) == 3 and stale.catalog.snapshot != full
+    assert json.loads(pointer.read_text())["snapshot"] == stale.catalog.snapshot  # recorded again, right

@@ -37,7 +37,7 @@ def _index(desk) -> tuple[bool, str | None, str | None]:
     """(index usable, edition, why not): the vector store is asked now, not from the runtime's cached catalog."""
     try:
         runtime = desk.runtime()
-        runtime.store.count()  # a live probe: the catalog alone may be cached after the store went away
+        runtime.probe_store()  # a live probe: the catalog alone may be cached after the store went away
         nomenclature = runtime.nomenclature
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure instead of raising it
         log.warning("readiness: runtime unavailable: %s", exc)
