@@ -7,7 +7,9 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -166,8 +168,8 @@ class Runtime:
         """
         # source key -> passages
         groups = registry.load_cached(kind, target, cache_dir=self.settings.cache_dir, **options)
-        self._forget_snapshot()
-        report = ingest_groups(groups, store=self.store, embedder=_LazyEmbedder(self), progress=progress)
+        with self._writing():
+            report = ingest_groups(groups, store=self.store, embedder=_LazyEmbedder(self), progress=progress)
         with self._lock:
             self._catalog = None  # rebuilt on next use
             self._retriever = None
@@ -193,9 +195,9 @@ class Runtime:
 
     def index_passages(self, passages: list, *, source_key: str, progress: bool = False) -> IngestReport:
         """Make the store hold exactly `passages` under `source_key` ([] removes the source); the next request sees it."""
-        self._forget_snapshot()
-        report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self), source_key=source_key,
-                                 progress=progress)
+        with self._writing():
+            report = ingest_passages(passages, store=self.store, embedder=_LazyEmbedder(self), source_key=source_key,
+                                     progress=progress)
         if report.added or report.removed:
             with self._lock:
                 self._catalog = None
@@ -216,10 +218,17 @@ class Runtime:
                            namespace=store_namespace(self.settings)),
                 "corpus": read_manifest(self.settings.home)}
 
-
-    def _forget_snapshot(self) -> None:
-        """Before writing to the store: its last known snapshot is about to change."""
-        forget_last_catalog(self.settings.cache_dir / "catalog", namespace=store_namespace(self.settings))
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around writes to the store: its recorded last snapshot is forgotten before the first write and again after
+        the last (a process that read the store in between, mid-ingest, may have recorded a partial one)."""
+        forget = partial(forget_last_catalog, self.settings.cache_dir / "catalog",
+                         namespace=store_namespace(self.settings))
+        forget()
+        try:
+            yield
+        finally:
+            forget()
 
 
 class LazyStore:

@@ -188,3 +188,21 @@ def test_a_snapshot_recorded_just_before_another_write_is_corrected_when_the_sto
     stale.open_store()  # what warm-up ends with
     assert len(stale.catalog.gris) == 3 and stale.catalog.snapshot != full
     assert json.loads(pointer.read_text())["snapshot"] == stale.catalog.snapshot  # recorded again, right
+
+
+def test_a_snapshot_recorded_by_a_reader_during_a_write_is_forgotten_when_the_write_ends(tmp_path, gri_file,
+                                                                                         monkeypatch):
+    writer = open_runtime(tmp_path)
+    real = runtime_module.ingest_groups
+
+    def with_a_reader_in_between(*args, **kwargs):
+        report = real(*args, **kwargs)
+        reader = open_runtime(tmp_path)
+        assert len(reader.catalog.gris) == 14  # reads the store mid-ingest: records that snapshot
+        assert list((tmp_path / "cache" / "catalog").glob("last-*.json"))
+        return report
+
+    monkeypatch.setattr(runtime_module, "ingest_groups", with_a_reader_in_between)
+    writer.ingest("gri", gri_file, progress=False)
+    assert not list((tmp_path / "cache" / "catalog").glob("last-*.json"))  # the next start reads the store
+    assert open_runtime(tmp_path).store.count() == 14
