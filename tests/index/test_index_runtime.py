@@ -142,8 +142,8 @@ def test_the_catalog_does_not_wait_for_the_embedding_model(tmp_path, monkeypatch
 
 def test_a_warm_start_answers_from_the_last_snapshot_before_opening_the_store(tmp_path, gri_file, monkeypatch):
     """A restart reads the catalog of the store's last known snapshot from its cache without opening Chroma; a
-    write forgets that snapshot, and a snapshot recorded just before another process's write (a race) is
-    corrected as soon as the store is opened."""
+    write forgets that snapshot, the next start reads the store, and the warm process sees the write once it opens
+    the store (the race of a snapshot recorded just before a write: the next test)."""
     from assistant.runtime import LazyStore
 
     monkeypatch.setattr(runtime_module, "RECHECK_COUNT_S", 3600.0)  # only open_store looks at the store here
