@@ -92,9 +92,14 @@ class Runtime:
                 self._checked = (time.monotonic(), time.monotonic(), len(self._catalog))
             return self._catalog
 
+    @property
+    def _unopened(self) -> bool:
+        """Whether the store is an embedded one not opened yet (answers come from its last recorded snapshot)."""
+        return isinstance(self.store, LazyStore) and not self.store.opened
+
     def _last_catalog(self) -> Catalog | None:
         """The last known snapshot's catalog, while an embedded store is not open yet (None otherwise)."""
-        if not isinstance(self.store, LazyStore) or self.store.opened:
+        if not self._unopened:
             self._last = None
             return None
         if self._last is False:
@@ -105,7 +110,7 @@ class Runtime:
         """Open a lazily opened store and check the catalog against it now (`Runtime.warm_up` ends with it, so that
         no request of `tariff serve` waits for Chroma; without it the first check, RECHECK_COUNT_S after a warm
         start, opens it)."""
-        if isinstance(self.store, LazyStore) and not self.store.opened:
+        if self._unopened:
             self.store.open()
             with self._lock:
                 seen = self._checked[2]
@@ -115,7 +120,7 @@ class Runtime:
     def probe_store(self) -> None:
         """Raise when the store cannot be reached; an embedded store not opened yet is not opened for it (answers
         come from the last known snapshot meanwhile)."""
-        if isinstance(self.store, LazyStore) and not self.store.opened:
+        if self._unopened:
             return
         self.store.count()
 

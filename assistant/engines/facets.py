@@ -93,6 +93,8 @@ def _positive(text: str) -> set[str]:
 def _only_choice(text: str, word: str) -> str | None:
     """The segment of the line (below its chapter) that names `word` as its only choice, if any."""
     stem = _stem(word)
+    if stem not in text.replace("aluminium", "aluminum"):  # a word stemmed to `stem` contains it: not named here
+        return None
     material = stem in _MATERIAL_STEMS
     for named, segments in _clauses(text):
         if material and named - {stem}:  # "covered by leather, plastic sheeting, textile ..." is a list
@@ -127,26 +129,35 @@ def _line_facts(text: str) -> tuple[bool, bool, bool, bool]:
     return knitted, "not knitted" in text or "woven" in text, bool(_LINE_MEN.search(text)), bool(_LINE_WOMEN.search(text))
 
 
+@lru_cache(maxsize=1024)
+def _reading(said: frozenset[str]) -> tuple[bool, bool, bool, bool, tuple[str, ...]]:
+    """What stated facts say, once per request: knitted, woven, not for women, not for men, other words negated."""
+    yes = {w for w in said if not w.startswith("not ")}
+    no = {w[4:] for w in said if w.startswith("not ")}
+    knit, woven = yes & _KNIT, yes & _WOVEN or no & _KNIT  # in the tariff's words, "not knitted" is woven
+    not_women = bool(yes & _MEN and not yes & _WOMEN or no & _WOMEN)
+    not_men = bool(yes & _WOMEN and not yes & _MEN or no & _MEN)
+    return bool(knit), bool(woven), not_women, not_men, tuple(sorted(no - _KNIT - _MEN - _WOMEN))
+
+
 def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = None) -> list[str]:
     """Facts stated in the query, negations included, that the line's own wording (with its ancestors) contradicts."""
     said = stated_facts(query) if said is None else said
     if not said:
         return []
+    knit, woven, not_women, not_men, others = _reading(said)
     text = line_text.lower()
-    yes = {w for w in said if not w.startswith("not ")}
-    no = {w[4:] for w in said if w.startswith("not ")}
-    knit, woven = yes & _KNIT, yes & _WOVEN or no & _KNIT  # in the tariff's words, "not knitted" is woven
     out = []
     knitted_line, unknitted_line, men, women = _line_facts(text)
     if knit and not woven and unknitted_line:
         out.append("the goods are knitted; this line is for goods not knitted")
     if woven and not knit and knitted_line:
         out.append("the goods are not knitted; this line is for knitted or crocheted goods")
-    if (yes & _MEN and not yes & _WOMEN or no & _WOMEN) and women and not men:
+    if not_women and women and not men:
         out.append("the goods are not for women or girls; this line is for women or girls")
-    if (yes & _WOMEN and not yes & _MEN or no & _MEN) and men and not women:
+    if not_men and men and not women:
         out.append("the goods are not for men or boys; this line is for men or boys")
-    for word in sorted(no - _KNIT - _MEN - _WOMEN):
+    for word in others:
         if (segment := _only_choice(text, word)) is not None:
             out.append(f"the requester states “not {word}”; this line reads “{segment}”")
     return out

@@ -47,8 +47,11 @@ LEXICAL_PRECEDENT_FEATURES: tuple[str, ...] = tuple(
 # best line, and the gaps to the request's best line and heading.
 ADAPTER_FEATURES: tuple[str, ...] = ("adapt_line", "adapt_6", "adapt_4", "adapt_line_gap", "adapt_4_gap",
                                      "head_rank_adapt")
+# The words that set a line apart within its heading (its wording and its subheading's, less the heading's) that the
+# query uses: how many, which share of them, and how far behind the heading's best line or subheading it is.
+OWN_WORD_FEATURES: tuple[str, ...] = ("own_hit", "own_frac", "own_gap", "own6_hit", "own6_gap")
 FEATURES: tuple[str, ...] = (*LINE_FEATURES, *EIGHT_FEATURES, *SUBHEADING_FEATURES, *HEADING_FEATURES,
-                             *LEXICAL_PRECEDENT_FEATURES, *ADAPTER_FEATURES)
+                             *LEXICAL_PRECEDENT_FEATURES, *ADAPTER_FEATURES, *OWN_WORD_FEATURES)
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 # The best line's evidence as the trust model reads it (engines/trust.py): how strongly precedents, the adapted
 # search, the nomenclature text and the HS view back its subheading and heading - what a raw probability alone hides.
@@ -137,7 +140,8 @@ def _stats(votes: list[PrecedentVote]) -> dict[str, tuple[float, float, int, int
 
 
 def feature_matrix(lines: Sequence[TariffLine], signals: Signals, *, leaves_in: dict[str, int],
-                   line_ranks: Sequence[int], contradictions: Sequence[int]) -> np.ndarray:
+                   line_ranks: Sequence[int], contradictions: Sequence[int],
+                   own_words: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None) -> np.ndarray:
     """The feature rows of the candidate lines (each a candidate once), in the order of FEATURES.
 
     Built column by column: a signal holds a few hundred codes and the lines are ~1,000, so each signal's values are
@@ -207,6 +211,21 @@ def feature_matrix(lines: Sequence[TariffLine], signals: Signals, *, leaves_in: 
     put("adapt_line_gap", t["adapt_line"] - adapt_line)
     put("adapt_4_gap", t["adapt_4"] - adapt_4)
     put("head_rank_adapt", per_prefix(4, lambda k: [float(s.heading_ranks.get(k, unranked)[3])]))
+    if own_words is not None:
+        hit, size, hit6 = (np.asarray(v, dtype=np.float64) for v in own_words)
+        _, heads = prefix_rows.get(4) or (None, None)
+        if heads is None:
+            per_prefix(4, lambda k: [0.0])
+            _, heads = prefix_rows[4]
+        best = np.zeros(heads.max() + 1)
+        np.maximum.at(best, heads, hit)
+        best6 = np.zeros(heads.max() + 1)
+        np.maximum.at(best6, heads, hit6)
+        put("own_hit", hit)
+        put("own_frac", hit / np.maximum(size, 1.0))
+        put("own_gap", best[heads] - hit)
+        put("own6_hit", hit6)
+        put("own6_gap", best6[heads] - hit6)
     return X
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..config import MAX_DESCRIPTION_CHARS
 from ..errors import InputError
+from ..index.catalog import no_gc
 from ..models import Classification, Passage, SourceKind, Suggestion, TariffLine
 from ..sources.prior import CodePrior
 from .adapter import QueryAdapter
@@ -40,6 +41,7 @@ from .query import Query, build_query, with_listing, words
 from .ranker import Ranker, packaged_ranker
 from .rationale import explain
 from .suggestions import by_subheading, calibrate, citations, diversify, reasons
+from .support import _stem
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -126,8 +128,9 @@ class OfflineEngine:
         said = stated_facts(q.text)
         # Best first, ties broken by code (never by order of retrieval); only the best EVIDENCE_K are kept.
         order = np.lexsort((np.array([ln.code for ln in leaves]), -scores, clashed)) if len(leaves) else ()
-        trust_rows = X[:, list(EVIDENCE_COLUMNS)].tolist() if len(leaves) else []  # what the trust model reads
-        for i in order[:EVIDENCE_K]:
+        kept = order[:EVIDENCE_K]
+        trust_rows = dict(zip(kept, X[kept][:, list(EVIDENCE_COLUMNS)].tolist())) if len(leaves) else {}  # for trust
+        for i in kept:
             leaf, row, code = leaves[i], X[i], leaves[i].code
             ev = [found.lines[c] for c in (code, *reversed(leaf.ancestors)) if c in found.lines][:3]
             if code[:6] in found.hs:
@@ -270,7 +273,12 @@ class OfflineEngine:
             leaves.extend(under)
             ranks.extend(line_rank[ln.code] for ln in under)
         clashes = [len(contradictions(q.text, texts[ln.code], said=said)) for ln in leaves] if said else [0] * len(leaves)
-        X = feature_matrix(leaves, signals, leaves_in=self._leaf_counts(), line_ranks=ranks, contradictions=clashes)
+        asked = content_stems(q.expanded)
+        own, own6 = _own_words(self.runtime.catalog)
+        own_words = ([len(own[ln.code] & asked) for ln in leaves], [len(own[ln.code]) for ln in leaves],
+                     [len(own6[ln.code] & asked) for ln in leaves])
+        X = feature_matrix(leaves, signals, leaves_in=self._leaf_counts(), line_ranks=ranks, contradictions=clashes,
+                           own_words=own_words)
         return leaves, X
 
     def _exclusions(self, query: str, headings: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -393,6 +401,58 @@ def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[st
         counts[leaf.code[:6]] += 1
         texts[leaf.code] = leaf.full_text()
     return dict(index), dict(counts), texts
+
+
+_STOP_WORDS = frozenset({"of", "or", "and", "the", "for", "other", "with", "not", "than", "its", "their", "whether",
+                         "nesoi", "thereof", "such", "used", "containing", "including", "excluding", "any", "all"})
+
+
+_word_stem = lru_cache(maxsize=1 << 16)(_stem)  # the tariff's ~20,000 lines use a few thousand words
+
+
+def content_stems(text: str) -> frozenset[str]:
+    """Stems of a text's content words (three letters or more, not a stop word)."""
+    return frozenset(_word_stem(w) for w in words(text) if len(w) > 2 and w[0].isalpha() and w not in _STOP_WORDS)
+
+
+@lru_cache(maxsize=4)
+def _own_words(catalog: Catalog) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """Per leaf: the content stems of its wording that its heading's wording lacks, and the same for its subheading
+    (the 6-digit line; the leaf's own when the tariff prints no 6-digit line)."""
+    nom = catalog.nomenclature
+    by_part: dict[str, frozenset[str]] = {}
+    by_path: dict[tuple[str, ...], frozenset[str]] = {(): frozenset()}  # lines share their paths: each read once
+    by_code: dict[str, frozenset[str]] = {}
+
+    def part(text: str) -> frozenset[str]:
+        if (found := by_part.get(text)) is None:
+            found = by_part[text] = content_stems(text)
+        return found
+
+    def path(steps: tuple[str, ...]) -> frozenset[str]:
+        if (found := by_path.get(steps)) is None:
+            found = by_path[steps] = path(steps[:-1]) | part(steps[-1])
+        return found
+
+    def stems(line: TariffLine) -> frozenset[str]:
+        # = content_stems(line.full_text()): its parts are joined by ": ", which no word spans
+        return path(tuple(line.path)) | part(line.description)
+
+    def stems_of(code: str) -> frozenset[str]:
+        if code not in by_code:
+            line = nom.get(code)
+            by_code[code] = stems(line) if line is not None else frozenset()
+        return by_code[code]
+
+    own: dict[str, frozenset[str]] = {}
+    own6: dict[str, frozenset[str]] = {}
+    with no_gc():  # ~10^5 small sets: the collector would rescan the catalog over and over (0.85 s -> 0.3 s)
+        for leaf in nom.leaves():
+            head = stems_of(leaf.code[:4])
+            own[leaf.code] = stems(leaf) - head
+            six = stems_of(leaf.code[:6]) if len(leaf.code) > 6 else frozenset()
+            own6[leaf.code] = (six - head) if six else own[leaf.code]
+    return own, own6
 
 
 @dataclass

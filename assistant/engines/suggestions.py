@@ -10,7 +10,7 @@ import numpy as np
 from ..codes import format_code
 from ..models import Citation, Passage
 from .evidence import ScoredLine
-from .features import FEATURES, Signals
+from .features import INDEX, Signals
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -26,9 +26,13 @@ def calibrate(scores: list[float], *, temperature: float) -> list[float]:
     return [e / total for e in exps]
 
 
+_REASON_FEATURES = ("dense_4", "dense_line", "lex_line", "hs_6", "prec_6_count", "ruling_4", "redirected", "excluded",
+                    "contradictions")
+
+
 def reasons(code: str, row: np.ndarray, s: Signals) -> list[str]:
     """What lifted the line, in tariff words (scores only as figures in brackets)."""
-    f = dict(zip(FEATURES, row.tolist()))
+    f = {name: float(row[INDEX[name]]) for name in _REASON_FEATURES}
     out = [f"heading {code[:4]} matched the description (similarity {f['dense_4']:.2f})"]
     if f["dense_line"] or f["lex_line"]:
         out.append(f"the line itself matched (dense {f['dense_line']:.2f}, lexical {f['lex_line']:.2f})")

@@ -57,3 +57,20 @@ def test_rows_are_the_same_in_any_order_of_requests(tiny_precedent_runtime):
     rows_for(runtime, "gold mechanical wrist watch")
     _, codes2, X2 = rows_for(runtime, "fresh cherry tomatoes")
     assert codes1 == codes2 and np.array_equal(X1, X2)
+
+
+def test_the_words_that_set_a_line_apart_in_its_heading(tiny_precedent_runtime):
+    runtime, _, _ = tiny_precedent_runtime
+    _, codes, X = rows_for(runtime, "knitted cotton t-shirt for men")
+    col = {name: X[:, INDEX[name]] for name in ("own_hit", "own_frac", "own_gap", "own6_hit", "own6_gap")}
+    assert (col["own_frac"] >= 0).all() and (col["own_frac"] <= 1).all()
+    assert (col["own_gap"] >= 0).all() and (col["own6_gap"] >= 0).all()
+    # HS 6109.10 "...; of cotton, knitted or crocheted" is set apart in heading 6109 by "cotton" alone ("t-shirt" and
+    # "knitted" are the heading's own words): one word of the request, and the best count of its heading.
+    cotton = X[codes.index("610910")]
+    assert cotton[INDEX["own_hit"]] == 1 and cotton[INDEX["own_gap"]] == 0 and cotton[INDEX["own6_hit"]] == 1
+    # Every line's gap is its heading's best count less its own.
+    for h4 in {c[:4] for c in codes}:
+        rows = [i for i, c in enumerate(codes) if c.startswith(h4)]
+        best = max(X[i, INDEX["own_hit"]] for i in rows)
+        assert all(X[i, INDEX["own_gap"]] == best - X[i, INDEX["own_hit"]] for i in rows), h4
