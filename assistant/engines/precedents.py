@@ -157,7 +157,7 @@ def follow_decided_case(result: Classification, runtime: Runtime, query_text: st
     })
     rest = [s for s in result.suggestions if s.code != code]
     ordered = [promoted, *rest][: len(result.suggestions)]
-    confidences = sorted((s.confidence for s in result.suggestions), reverse=True)
+    confidences = [s.confidence for s in result.suggestions]  # rank k keeps rank k's value
     return result.model_copy(update={"suggestions": [
         s.model_copy(update={"confidence": c}) for s, c in zip(ordered, confidences, strict=True)]})
 

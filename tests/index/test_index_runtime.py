@@ -104,7 +104,7 @@ def test_a_replaced_catalog_is_freed_without_the_cyclic_collector(hs_runtime):
     import weakref
 
     from assistant.engines import classify
-    from assistant.engines.offline import _leaf_tables
+    from assistant.engines.offline import _leaf_tables, _own_words
 
     runtime = Runtime.open(hs_runtime.settings, auto_ingest=False)
     classify("men's knitted cotton t-shirt", engine="offline", runtime=runtime)  # every table an answer builds
@@ -113,7 +113,8 @@ def test_a_replaced_catalog_is_freed_without_the_cyclic_collector(hs_runtime):
     gc.disable()
     try:
         runtime._catalog = runtime._retriever = None  # what a changed store does (Runtime.catalog reloads)
-        _leaf_tables.cache_clear()
+        _leaf_tables.cache_clear()  # the engine's per-catalog tables (kept for the last 4 catalogs)
+        _own_words.cache_clear()
         assert catalog() is None and retriever() is None
     finally:
         if was:
