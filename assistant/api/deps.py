@@ -58,13 +58,18 @@ def _query_names(route: APIRoute) -> frozenset[str]:
 
 
 async def strict_query(request: Request) -> None:
-    """Refuse query parameters the route does not declare (a typo should not be silently ignored)."""
+    """Refuse query parameters the route does not declare (a typo should not be silently ignored), and one given
+    more than once: every parameter of this API takes one value, and keeping only the last would be silent too."""
     route = request.scope.get("route")
     if isinstance(route, APIRoute):
         unknown = set(request.query_params) - _query_names(route)
         if unknown:
             listed = ", ".join(sorted(repr(u[:40]) for u in unknown)[:5])
             raise InputError(f"unknown query parameter(s): {listed}")
+        repeated = sorted(k for k in request.query_params if len(request.query_params.getlist(k)) > 1)
+        if repeated:
+            listed = ", ".join(repr(k[:40]) for k in repeated[:5])
+            raise InputError(f"query parameter(s) given more than once: {listed} (each takes one value)")
 
 
 def requires(permission: str) -> Callable[[Principal], Principal]:

@@ -213,10 +213,7 @@ def feature_matrix(lines: Sequence[TariffLine], signals: Signals, *, leaves_in: 
     put("head_rank_adapt", per_prefix(4, lambda k: [float(s.heading_ranks.get(k, unranked)[3])]))
     if own_words is not None:
         hit, size, hit6 = (np.asarray(v, dtype=np.float64) for v in own_words)
-        _, heads = prefix_rows.get(4) or (None, None)
-        if heads is None:
-            per_prefix(4, lambda k: [0.0])
-            _, heads = prefix_rows[4]
+        _, heads = prefix_rows[4]  # each line's heading, built with adapt_4 above
         best = np.zeros(heads.max() + 1)
         np.maximum.at(best, heads, hit)
         best6 = np.zeros(heads.max() + 1)

@@ -37,11 +37,10 @@ from .exclusions import apply_exclusions
 from .facets import contradictions, open_question, stated_facts
 from .features import EVIDENCE_COLUMNS, INDEX, PrecedentVote, Signals, feature_matrix
 from .precedents import retrieve_precedents
-from .query import Query, build_query, with_listing, words
+from .query import Query, build_query, content_stems, with_listing, words
 from .ranker import Ranker, packaged_ranker
 from .rationale import explain
 from .suggestions import by_subheading, calibrate, citations, diversify, reasons
-from .support import _stem
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -275,8 +274,8 @@ class OfflineEngine:
         clashes = [len(contradictions(q.text, texts[ln.code], said=said)) for ln in leaves] if said else [0] * len(leaves)
         asked = content_stems(q.expanded)
         own, own6 = _own_words(self.runtime.catalog)
-        own_words = ([len(own[ln.code] & asked) for ln in leaves], [len(own[ln.code]) for ln in leaves],
-                     [len(own6[ln.code] & asked) for ln in leaves])
+        counts = [(len(own[ln.code] & asked), len(own[ln.code]), len(own6[ln.code] & asked)) for ln in leaves]
+        own_words = tuple(zip(*counts, strict=True)) if counts else ((), (), ())
         X = feature_matrix(leaves, signals, leaves_in=self._leaf_counts(), line_ranks=ranks, contradictions=clashes,
                            own_words=own_words)
         return leaves, X
@@ -401,18 +400,6 @@ def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[st
         counts[leaf.code[:6]] += 1
         texts[leaf.code] = leaf.full_text()
     return dict(index), dict(counts), texts
-
-
-_STOP_WORDS = frozenset({"of", "or", "and", "the", "for", "other", "with", "not", "than", "its", "their", "whether",
-                         "nesoi", "thereof", "such", "used", "containing", "including", "excluding", "any", "all"})
-
-
-_word_stem = lru_cache(maxsize=1 << 16)(_stem)  # the tariff's ~20,000 lines use a few thousand words
-
-
-def content_stems(text: str) -> frozenset[str]:
-    """Stems of a text's content words (three letters or more, not a stop word)."""
-    return frozenset(_word_stem(w) for w in words(text) if len(w) > 2 and w[0].isalpha() and w not in _STOP_WORDS)
 
 
 @lru_cache(maxsize=4)

@@ -35,6 +35,26 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def stem(word: str) -> str:
+    """Crude English stem, enough to match "shirts" with "shirt" and "batteries" with "battery"."""
+    w = re.sub(r"'s$", "", word).strip("'-")  # men's -> men
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
+        if len(w) > 4 and w.endswith(suffix) and not w.endswith("ss"):
+            return w[: -len(suffix)] + repl
+    return w
+
+
+_CONTENT_STOP = frozenset({"of", "or", "and", "the", "for", "other", "with", "not", "than", "its", "their", "whether",
+                           "nesoi", "thereof", "such", "used", "containing", "including", "excluding", "any", "all"})
+_cached_stem = lru_cache(maxsize=1 << 16)(stem)  # the tariff's ~20,000 lines use a few thousand words
+
+
+def content_stems(text: str) -> frozenset[str]:
+    """Stems of a text's content words (three letters or more, starting with a letter, not a stop word): what the
+    ranker's word features compare (changing it changes the features: retrain the ranker)."""
+    return frozenset(_cached_stem(w) for w in words(text) if len(w) > 2 and w[0].isalpha() and w not in _CONTENT_STOP)
+
+
 OTHER = "other / don't know"  # offered with every clarifying question: the goods fit none of the options, or unknown
 
 

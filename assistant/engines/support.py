@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..codes import format_code
 from ..models import SourceKind, Suggestion, Support
 from .exclusions import apply_exclusions
-from .query import words
+from .query import stem, words
 
 if TYPE_CHECKING:
     from ..index.catalog import Catalog
@@ -25,18 +25,9 @@ _GENERAL = frozenset({
 _EXCLUDES = re.compile(r"does not (?:cover|include|apply)|do not (?:cover|include)", re.IGNORECASE)
 
 
-def _stem(word: str) -> str:
-    """Crude English stem, enough to match "shirts" with "shirt" and "batteries" with "battery"."""
-    w = re.sub(r"'s$", "", word).strip("'-")  # men's -> men
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", "")):
-        if len(w) > 4 and w.endswith(suffix) and not w.endswith("ss"):
-            return w[: -len(suffix)] + repl
-    return w
-
-
 def content(text: str) -> set[str]:
     """The stems of the words that can name goods."""
-    return {_stem(w) for w in words(text) if len(w) >= 3 and w not in _GENERAL and not w.isdigit()}
+    return {stem(w) for w in words(text) if len(w) >= 3 and w not in _GENERAL and not w.isdigit()}
 
 
 def _named(goods: set[str], text: str) -> list[str]:

@@ -54,6 +54,8 @@ def test_list_filters_by_status(api):
     assert api.get("/v1/classifications?status=bogus", "officer").status_code == 422
     typo = api.get("/v1/classifications?stauts=rejected", "officer")  # not silently ignored
     assert typo.status_code == 422 and "stauts" in typo.json()["detail"]
+    twice = api.get("/v1/classifications?status=rejected&status=pending_review", "officer")  # not last-wins
+    assert twice.status_code == 422 and "'status'" in twice.json()["detail"]
 
 
 def test_idempotency_key_returns_the_same_case(api):

@@ -53,9 +53,10 @@ def _openapi() -> dict[str, Any]:
     from assistant.config import Settings
     from assistant.server import create_app
 
-    settings = Settings(_env_file=None, home=Path(tempfile.gettempdir()), database_url="sqlite:///:memory:",
-                        session_secret="openapi-only")
-    return create_app(settings).openapi()
+    with tempfile.TemporaryDirectory(prefix="openapi-") as home:  # the app writes its audit key there
+        settings = Settings(_env_file=None, home=Path(home), database_url="sqlite:///:memory:",
+                            session_secret="openapi-only")
+        return create_app(settings).openapi()
 
 
 # Loaded from the document rather than with from_fixture: schemathesis's lazy loader does not run on pytest 9.
