@@ -173,6 +173,12 @@ class LevelModel:
         usable = self.context is not None and row is not None and len(row) == len(self.context.coef)
         first = (lambda p: self.top(self.context(row))) if usable else self.top  # noqa: E731
         out = {code: (first if i == 0 else self.rest)(p) for i, (code, p) in enumerate(raw.items())}
+        # A runner-up is never stated as likelier than the best code. The input-aware map can rate the best code
+        # below what `rest` (blind to the request) gives the runner-up; out of fold that happened in 9 % of requests
+        # at 6 digits, and there the runner-up was right 18.6 % of the time against 22.8 % stated (the best: 17.5 %
+        # against 17.3 %), so the cap is both coherent and closer to the truth.
+        ceiling = next(iter(out.values()), 1.0)
+        out = {code: min(p, ceiling) for code, p in out.items()}
         best = next(iter(raw.values()), 0.0)
         out[OUTSIDE] = 1.0 - self.inside(best) if raw else 1.0
         return out

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from assistant.engines.trust import CandidateSetResult, Trust, masses, route, softmax
+from assistant.engines.trust import OUTSIDE, CandidateSetResult, Trust, masses, route, softmax
 from assistant.engines.trust_training import Record, fit_trust, judge, nested_cv, summarise
 
 
@@ -128,6 +128,22 @@ def test_calibration_reads_the_best_lines_evidence(tmp_path):
     best = next(iter(with_ev))
     assert 0 <= without[best] <= 1 and with_ev == aware.assess(list(r.codes), list(r.scores), words=10,
                                                               evidence=list(r.evidence))[6]
+
+
+def test_a_runner_up_is_never_stated_likelier_than_the_best_code():
+    """Input-aware calibration rates the best code from the request's context, the others by their raw probability
+    alone: where the context says the best code is weak, the runner-up's map could state more. It is capped."""
+    trust = fit_trust(short_and_long(4000, seed=11), temperature=1.0, softmax_k=50, min_group=10**9)
+    assert trust.levels[6].context is not None
+    capped = 0
+    for r in short_and_long(600, seed=13):
+        for lv, probs in trust.assess(list(r.codes), list(r.scores), words=r.words).items():
+            listed = [p for code, p in probs.items() if code != OUTSIDE]
+            assert all(p <= listed[0] for p in listed[1:]), (lv, listed)
+        raw = list(masses(list(r.codes), softmax(list(r.scores), 1.0), 6).values())
+        capped += len(raw) > 1 and trust.levels[6].rest(raw[1]) > trust.assess(
+            list(r.codes), list(r.scores), words=r.words)[6][next(iter(masses(list(r.codes), softmax(list(r.scores), 1.0), 6)))]
+    assert capped > 0  # the short inputs' best codes are rated below what the runner-up's map alone would state
 
 
 def test_higher_coverage_gives_larger_sets_and_the_model_round_trips(tmp_path):
