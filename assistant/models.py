@@ -198,7 +198,10 @@ class Suggestion(BaseModel):
     level: int
     description: str
     path: list[str] = Field(description="from chapter to the line")
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0, description="probability that the code is right at its own level "
+                              "(offline engine: calibrated; the offline engine lists suggestions by their subheading's "
+                              "probability, confidence_by_level['6'], so a line's own confidence can be lower than the "
+                              "next one's)")
     rationale: str
     citations: list[Citation]
     general_rate: str | None = None

@@ -22,6 +22,7 @@ def classify_cmd(
 ) -> None:
     """Suggest tariff codes for TEXT. Advisory only: an officer must confirm, override or reject."""
     from ..engines import classify
+    from ..engines.suggestions import headline
     from ..errors import InputError
     from ..runtime import get_runtime
 
@@ -53,10 +54,11 @@ def classify_cmd(
     typer.echo(f"routing: {result.routing}")
     if result.candidate_set is not None:
         typer.echo(set_line(result.candidate_set))
+    listed_by_subheading = result.engine == "offline" or result.degraded
     for i, s in enumerate(result.suggestions, 1):
-        bar = "#" * round(s.confidence * 20)
+        value, label = headline(s, by_subheading=listed_by_subheading)
         typer.echo("")
-        typer.secho(f"{i}. {s.display}  {s.confidence:5.1%} {bar}", bold=True)
+        typer.secho(f"{i}. {s.display}  {value:5.1%} {label} {'#' * round(value * 20)}", bold=True)
         typer.echo("   " + " > ".join(s.path))
         if s.confidence_by_level:
             typer.echo("   " + levels_line(s.code, s.confidence_by_level))

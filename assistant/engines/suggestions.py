@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..codes import format_code
-from ..models import Citation, Passage
+from ..models import Citation, Passage, Suggestion
 from .evidence import ScoredLine
 from .features import INDEX, Signals
 
@@ -60,6 +60,18 @@ def subheading_first(codes: list[str], probs: dict[str, float]) -> list[str]:
         mass[code[:6]] = mass.get(code[:6], 0.0) + p
     order = {c: i for i, c in enumerate(codes)}
     return sorted(codes, key=lambda c: (-mass.get(c[:6], 0.0), order[c]))
+
+
+def headline(s: Suggestion, *, by_subheading: bool) -> tuple[float, str]:
+    """The probability a listed suggestion leads with, and its label. The offline engine lists its suggestions by
+    their subheading's probability (`by_subheading` below), so that is what each leads with: a line's own probability
+    can be lower than the next line's (out of fold, in 12 % of US answers: a subheading whose mass is spread over
+    several lines). Its own level's probability stays in `confidence` and in the per-level line. Answers listed
+    otherwise (an LLM's order) lead with their own confidence."""
+    p6 = s.confidence_by_level.get("6")
+    if by_subheading and p6 is not None and len(s.code) > 6:
+        return p6, f"subheading {format_code(s.code[:6])}"
+    return s.confidence, "confidence"
 
 
 def by_subheading(candidates: list[ScoredLine], probs: dict[str, float]) -> list[ScoredLine]:

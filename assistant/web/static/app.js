@@ -318,7 +318,8 @@
 
   function summary(c) {
     const best = c.suggestions[0];
-    const top = best ? `Best: ${best.display} ${best.description}, ${pct(best.confidence)} confidence. ` : "No code found. ";
+    const lead = best && (best.headline || { value: best.confidence, label: "confidence" });
+    const top = best ? `Best: ${best.display} ${best.description}, ${pct(lead.value)} ${lead.label}. ` : "No code found. ";
     return `${c.suggestions.length} suggestion${c.suggestions.length === 1 ? "" : "s"}. ${top}${c.status_label.text}.`;
   }
 
@@ -364,9 +365,11 @@
       el("span", { class: "code", "data-code": s.code }, s.display),
       el("span", { class: "s-desc" }, s.description),
       s.general_rate ? el("span", { class: "rate" }, "Duty " + s.general_rate) : null);
+    // What the list is ordered by (case_payload's headline: the subheading's probability for the offline engine).
+    const lead = s.headline || { value: s.confidence, label: "confidence" };
     const confidence = el("div", { class: "confidence" },
-      el("meter", { min: "0", max: "1", value: String(s.confidence), "aria-hidden": "true" }),
-      el("span", { class: "pct" }, pct(s.confidence)), " ", el("span", { class: "pct-label" }, "confidence"));
+      el("meter", { min: "0", max: "1", value: String(lead.value), "aria-hidden": "true" }),
+      el("span", { class: "pct" }, pct(lead.value)), " ", el("span", { class: "pct-label" }, lead.label));
     const path = el("ol", { class: "path", "aria-label": "Path from chapter to line" },
       ...s.steps.map((step) => el("li", {}, step.code ? el("span", { class: "code" }, step.code) : null, step.code ? " " : "", step.text)));
     // The evidence is collapsed: the ranked codes stay short; path, reasoning and sources open on demand.
