@@ -156,11 +156,21 @@ def citations(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
 
 def behaviour(outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
     """Abstentions (no suggestion; or "needs more information": abstain_rate), clarifying questions, degraded
-    answers and errors."""
+    answers and errors; and whether the abstentions fall on the right items: hs6 top-1 of the suggestions kept on
+    abstained items against that of the answered ones (None when a side is empty). A detector that abstains where
+    the engine would be wrong leaves the answered items more often right than the abstained."""
     n = len(outcomes) or 1
+
+    def hs6_top1(abstained: bool) -> float | None:
+        hits = [topk_correct(o, 6) for o in outcomes if o.abstained == abstained]
+        hits = [h for h in hits if h is not None]
+        return sum(hits) / len(hits) if hits else None
+
     return {
         "abstention_rate": sum(not o.codes for o in outcomes) / n,
         "abstain_rate": sum(o.abstained for o in outcomes) / n,
+        "hs6_top1_answered": hs6_top1(False),
+        "hs6_top1_abstained": hs6_top1(True),
         "clarifying_rate": sum(o.clarifying for o in outcomes) / n,
         "degraded_rate": sum(o.degraded for o in outcomes) / n,
         "errors": sum(o.error is not None for o in outcomes),

@@ -44,6 +44,7 @@ def prediction_record(o: ItemOutcome, baselines: dict[str, ItemOutcome]) -> dict
         "candidates": list(o.candidates[:CANDIDATES_KEPT]),
         "correct": correct_flags(o),
         "clarifying": o.clarifying,
+        "abstained": o.abstained,
         "degraded": o.degraded,
         "latency_ms": round(o.latency_ms, 1),
         "usage": o.usage or None,

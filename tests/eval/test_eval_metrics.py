@@ -161,6 +161,9 @@ def test_citation_validity_codes_and_behaviour():
     assert b["abstention_rate"] == pytest.approx(1 / 3) and b["clarifying_rate"] == pytest.approx(1 / 3)
     assert b["abstain_rate"] == pytest.approx(1 / 3)  # "needs more information", suggestions kept
     assert b["errors"] == 1
+    # the abstained item's kept suggestion was right at 6 digits, neither answered one was
+    assert b["hs6_top1_abstained"] == 1.0 and b["hs6_top1_answered"] == 0.0
+    assert behaviour(items[1:])["hs6_top1_abstained"] is None  # nothing abstained: no figure, not 0
 
 
 def test_per_chapter_and_latency_and_usage():
