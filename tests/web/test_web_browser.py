@@ -242,6 +242,8 @@ def test_officer_filters_sorts_and_claims_in_the_queue(site, visitors, screensho
     tea = stored_case(site, rows.first.get_by_role("link").first.get_attribute("href").rsplit("/", 1)[-1])
     top = tea.suggestions[0]
     expect(rows.first.locator(".top-desc")).to_contain_text(top.description[:40])  # code with its description
+    # its confidence says which level it is of (the case page leads with the subheading's; this is the code's own)
+    expect(rows.first.locator(".top-conf")).to_have_text(f"subheading {pct(top.confidence)}")
     page.goto(f"/queue?chapter={top.code[:2]}&org=acme&sort=newest")
     expect(rows.first).to_contain_text(TEA_POT)
     expect(page.get_by_label("Organisation")).to_have_value("acme")
