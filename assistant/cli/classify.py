@@ -22,7 +22,7 @@ def classify_cmd(
 ) -> None:
     """Suggest tariff codes for TEXT. Advisory only: an officer must confirm, override or reject."""
     from ..engines import classify
-    from ..engines.suggestions import headline
+    from ..engines.suggestions import answered_offline, headline
     from ..errors import InputError
     from ..runtime import get_runtime
 
@@ -54,9 +54,9 @@ def classify_cmd(
     typer.echo(f"routing: {result.routing}")
     if result.candidate_set is not None:
         typer.echo(set_line(result.candidate_set))
-    listed_by_subheading = result.engine == "offline" or result.degraded
+    by_subheading = answered_offline(result)
     for i, s in enumerate(result.suggestions, 1):
-        value, label = headline(s, by_subheading=listed_by_subheading)
+        value, label = headline(s, by_subheading=by_subheading)
         typer.echo("")
         typer.secho(f"{i}. {s.display}  {value:5.1%} {label} {'#' * round(value * 20)}", bold=True)
         typer.echo("   " + " > ".join(s.path))

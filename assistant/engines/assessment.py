@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..models import CandidateSet, Classification
 from .query import build_query, words
+from .suggestions import answered_offline
 from .support import check_support
 from .trust import DEFAULT_COVERAGE, CandidateSetResult, Trust, packaged_trust, route
 
@@ -39,7 +40,7 @@ def assess(result: Classification, catalog: Catalog, *, coverage: float | None =
                             evidence=pool[0].signals) if trust and pool else {}
     # The calibration is the offline ranker's: an LLM's own confidence is kept (confidence_by_level is the offline
     # evidence's view of its codes), unless it failed and the offline engine answered.
-    offline_answer = result.engine == "offline" or result.degraded
+    offline_answer = answered_offline(result)
     suggestions = []
     for s in result.suggestions:
         update: dict = {"support": check_support(s, result.description + ". " + ". ".join(result.context), catalog)}

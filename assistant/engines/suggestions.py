@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,6 +60,13 @@ def subheading_first(codes: list[str], probs: dict[str, float]) -> list[str]:
         mass[code[:6]] = mass.get(code[:6], 0.0) + p
     order = {c: i for i, c in enumerate(codes)}
     return sorted(codes, key=lambda c: (-mass.get(c[:6], 0.0), order[c]))
+
+
+def answered_offline(answer: Any) -> bool:
+    """Whether the offline engine's ranking made this answer (a Classification or a stored case): its own engine, or
+    an LLM answer degraded to it. Such an answer lists suggestions by subheading probability and its confidences are
+    the calibrated ones."""
+    return answer.engine == "offline" or bool(answer.degraded)
 
 
 def headline(s: Suggestion, *, by_subheading: bool) -> tuple[float, str]:

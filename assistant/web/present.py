@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..codes import format_code
-from ..engines.suggestions import headline
+from ..engines.suggestions import answered_offline, headline
 from ..models import Suggestion
 from ..store.records import FINAL, CaseView, Status
 
@@ -75,10 +75,10 @@ def case_payload(case: CaseView, nomenclature: Any | None) -> dict[str, Any]:
     data = case.model_dump(mode="json")
     label = status_label(case.status)
     data["status_label"] = {"text": label.text, "tone": label.tone, "final": label.final, "explain": label.explain}
-    listed_by_subheading = case.engine == "offline" or case.degraded
+    by_subheading = answered_offline(case)
     for raw, s in zip(data["suggestions"], case.suggestions, strict=True):
         raw["steps"] = path_steps(s, nomenclature)
-        value, label = headline(s, by_subheading=listed_by_subheading)
+        value, label = headline(s, by_subheading=by_subheading)
         raw["headline"] = {"value": value, "label": label}
     question = next((d.reason for d in reversed(case.decisions) if d.action.value == "request_info"), None)
     data["officer_question"] = question if case.status == Status.NEEDS_INFO else None
