@@ -8,6 +8,8 @@ from .errors import InputError
 
 _ALLOWED = re.compile(r"^[0-9.\s\-]+$")
 LEVELS = (2, 4, 6, 8, 10)
+# What a code of each length is called where an officer reads a probability of it ("subheading 6109.10: 78 %").
+LEVEL_NAMES = {2: "chapter", 4: "heading", 6: "subheading", 8: "line", 10: "line"}
 
 
 def normalize_code(raw: str) -> str:

@@ -76,10 +76,10 @@ def classify_cmd(
 
 def levels_line(code: str, by_level: dict[str, float]) -> str:
     """heading 61.09: 92 %, subheading 6109.10: 71 %, line 6109.10.00.12: 48 %"""
-    from ..codes import format_code
+    from ..codes import LEVEL_NAMES, format_code
 
-    names = {"4": "heading", "6": "subheading", "10": "line"}
-    return ", ".join(f"{names.get(lv, lv)} {format_code(code[: int(lv)])}: {p:.0%}" for lv, p in by_level.items())
+    return ", ".join(f"{LEVEL_NAMES.get(int(lv), lv)} {format_code(code[: int(lv)])}: {p:.0%}"
+                     for lv, p in by_level.items())
 
 
 def set_line(cs) -> str:

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..auth import Principal
-from ..codes import format_code
+from ..codes import LEVEL_NAMES, format_code
 from ..errors import AssistantError, AuthError
 from .present import ACTION_LABELS, status_label
 from .session import CSRF_FIELD, new_session, read_session, write_session
@@ -42,7 +42,7 @@ def _pct(value: float | None) -> str:
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True))
 env.filters.update(when=_when, pct=_pct, code=lambda c: format_code(c) if c else "", status=status_label)
-env.globals.update(ACTION_LABELS=ACTION_LABELS, CSRF_FIELD=CSRF_FIELD)
+env.globals.update(ACTION_LABELS=ACTION_LABELS, CSRF_FIELD=CSRF_FIELD, LEVEL_NAMES=LEVEL_NAMES)
 
 
 def nav(principal: Principal | None) -> list[tuple[str, str]]:
