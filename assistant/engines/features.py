@@ -140,13 +140,14 @@ def _stats(votes: list[PrecedentVote]) -> dict[str, tuple[float, float, int, int
 
 
 def feature_matrix(lines: Sequence[TariffLine], signals: Signals, *, leaves_in: dict[str, int],
-                   line_ranks: Sequence[int], contradictions: Sequence[int],
+                   line_ranks: Sequence[int], contradictions: Sequence[int], forms: np.ndarray,
                    own_words: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None) -> np.ndarray:
     """The feature rows of the candidate lines (each a candidate once), in the order of FEATURES.
 
     Built column by column: a signal holds a few hundred codes and the lines are ~1,000, so each signal's values are
     put on the lines they name; the part of a row that depends only on the heading, subheading or 8-digit prefix is
-    computed once per prefix and copied to its lines."""
+    computed once per prefix and copied to its lines. `forms`: each line's level, indent and "Other" flag (one row per
+    line, from a table built once per catalog)."""
     n = len(lines)
     X = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if not n:
@@ -195,9 +196,9 @@ def feature_matrix(lines: Sequence[TariffLine], signals: Signals, *, leaves_in: 
     put("prec_10_max", per_line(s.precedent_stats, (0.0, 0.0, 0, len(s.precedents) + 1)))
     put("prior_10", each(prior.log_prob(c) for c in codes) if prior else np.zeros(n))
     put("contradictions", np.asarray(contradictions, dtype=np.float64))
-    put("level", each(float(ln.level) for ln in lines))
-    put("indent", each(float(ln.indent) for ln in lines))
-    put("is_other", each(float(ln.description.strip().lower().startswith("other")) for ln in lines))
+    put("level", forms[:, 0])
+    put("indent", forms[:, 1])
+    put("is_other", forms[:, 2])
     put("line_rank_in_heading", np.asarray(line_ranks, dtype=np.float64))
     put(EIGHT_FEATURES[0], per_prefix(8, lambda k: _precedent_part(k, s) if len(k) >= 8 else [0.0] * 4))
     put(SUBHEADING_FEATURES[0], per_prefix(6, lambda k: _subheading_part(k, s, leaves_in)))

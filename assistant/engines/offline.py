@@ -168,10 +168,18 @@ class OfflineEngine:
         retriever = self.runtime.retriever
         line_kind = SourceKind.HS if catalog.nomenclature.edition.startswith("HS") else SourceKind.HTS
         retriever.embed_queries([q.text, q.expanded])  # one model call for both forms
-        dense_raw = retriever.dense(q.text, kinds=[line_kind], top=LINE_K)
-        dense_exp = dense_raw if q.expanded == q.text else retriever.dense(q.expanded, kinds=[line_kind], top=LINE_K)
+        # The raw and expanded queries and the adapted vector, scored in one pass over the lines' vectors.
+        vecs = [retriever.embed_query(q.text)]
+        if q.expanded != q.text:
+            vecs.append(retriever.embed_query(q.expanded))
+        adapted_vec = self._adapted_vector(q)
+        if adapted_vec is not None:
+            vecs.append(adapted_vec)
+        line_hits = retriever.dense_vectors(vecs, kinds=[line_kind], top=LINE_K)
+        dense_raw = line_hits[0]
+        dense_exp = line_hits[1] if q.expanded != q.text else dense_raw
+        adapted = line_hits[-1] if adapted_vec is not None else []
         lexical = retriever.lexical(q.expanded, kinds=[line_kind], top=LINE_K)
-        adapted = self.adapted_hits(q)
         found = Found()
         for h in (*adapted, *lexical, *dense_exp, *dense_raw):
             found.lines[h.passage.codes[0]] = h.passage
@@ -213,14 +221,16 @@ class OfflineEngine:
 
     def adapted_hits(self, q: Query) -> list:
         """Tariff lines nearest the adapted query vector (none without an adapter, or on an HS-only corpus)."""
+        vec = self._adapted_vector(q)
+        return [] if vec is None else self.runtime.retriever.dense_vector(vec, kinds=[SourceKind.HTS], top=LINE_K)
+
+    def _adapted_vector(self, q: Query) -> np.ndarray | None:
+        """The adapted query vector (None without an adapter, on an HS-only corpus, or for another model's size)."""
         adapter = self.adapter
-        catalog = self.runtime.catalog
-        if adapter is None or not catalog.nomenclature.edition.startswith("HTS"):
-            return []
+        if adapter is None or not self.runtime.catalog.nomenclature.edition.startswith("HTS"):
+            return None
         vec = self.runtime.retriever.embed_query(q.text)
-        if len(vec) != adapter.dim:
-            return []
-        return self.runtime.retriever.dense_vector(adapter.apply(vec), kinds=[SourceKind.HTS], top=LINE_K)
+        return adapter.apply(vec) if len(vec) == adapter.dim else None
 
     def lexical_precedents(self, q: Query, found: Found | None = None) -> list[PrecedentVote]:
         """The precedent memory searched by words (brand and trade names, model words, short parcel texts)."""
@@ -265,6 +275,7 @@ class OfflineEngine:
         texts = self._leaf_texts() if said else {}
         leaves: list[TariffLine] = []
         ranks: list[int] = []
+        forms = _line_forms(self.runtime.catalog)
         for h4 in headings:
             under = index[h4]
             order = sorted(under, key=lambda ln: (-signals.dense.get(ln.code, 0.0), ln.code))
@@ -276,8 +287,9 @@ class OfflineEngine:
         own, own6 = _own_words(self.runtime.catalog)
         counts = [(len(own[ln.code] & asked), len(own[ln.code]), len(own6[ln.code] & asked)) for ln in leaves]
         own_words = tuple(zip(*counts, strict=True)) if counts else ((), (), ())
+        line_forms = np.concatenate([forms[h4] for h4 in headings]) if headings else np.zeros((0, 3))
         X = feature_matrix(leaves, signals, leaves_in=self._leaf_counts(), line_ranks=ranks, contradictions=clashes,
-                           own_words=own_words)
+                           own_words=own_words, forms=line_forms)
         return leaves, X
 
     def _exclusions(self, query: str, headings: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -400,6 +412,15 @@ def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[st
         counts[leaf.code[:6]] += 1
         texts[leaf.code] = leaf.full_text()
     return dict(index), dict(counts), texts
+
+
+@lru_cache(maxsize=4)
+def _line_forms(catalog: Catalog) -> dict[str, np.ndarray]:
+    """Per heading, row for row with its leaves: each leaf's level, indent and whether its wording is "Other..."
+    (what feature_matrix reads of a line's form; built once per catalog snapshot, not per request)."""
+    return {h4: np.array([(float(ln.level), float(ln.indent), float(ln.description.strip().lower().startswith("other")))
+                          for ln in under], dtype=np.float64).reshape(-1, 3)
+            for h4, under in _leaf_tables(catalog)[0].items()}
 
 
 @lru_cache(maxsize=4)

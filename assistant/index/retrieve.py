@@ -151,15 +151,20 @@ class DenseIndex:
 
     def scores(self, query: np.ndarray, *, edition: str | None, chapters: list[str] | None) -> np.ndarray:
         """Cosine similarity of every passage (vectors are normalised); -inf where filtered out."""
-        if self.matrix.shape[1] != len(query):
-            return np.full(len(self.passages), -np.inf, np.float32)
-        scores = cosines(self.matrix, np.asarray(query, dtype=np.float32))
+        return self.scores_many([query], edition=edition, chapters=chapters)[0]
+
+    def scores_many(self, queries: list[np.ndarray], *, edition: str | None,
+                    chapters: list[str] | None) -> list[np.ndarray]:
+        """`scores` of several queries in one pass over the matrix (each the same bits as alone)."""
+        usable = [np.asarray(q, dtype=np.float32) for q in queries if self.matrix.shape[1] == len(q)]
+        scanned = iter(cosines_many(self.matrix, usable)) if usable else iter(())
         keep = self.present
         if edition:
             keep = keep & (self.editions == edition)
         if chapters:
             keep = keep & np.isin(self.chapters, chapters)
-        return np.where(keep, scores, -np.inf)
+        return [np.where(keep, next(scanned), -np.inf) if self.matrix.shape[1] == len(q)
+                else np.full(len(self.passages), -np.inf, np.float32) for q in queries]
 
 
 def cosines(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -167,12 +172,20 @@ def cosines(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     two threads. Each row's dot product is computed alone, so the bits depend neither on the blocks nor on the
     threads nor on the machine's cores (test_dense_scores_are_the_same_bits_in_blocks_and_threads). A scan of the
     26,103 HTS lines took 5.0 ms in one einsum, 3.5 ms so (2 cores; it is bound by memory bandwidth)."""
-    out = np.empty(len(matrix), np.float32)
+    return cosines_many(matrix, [query])[0]
+
+
+def cosines_many(matrix: np.ndarray, queries: list[np.ndarray]) -> list[np.ndarray]:
+    """`cosines` of several queries in one pass: each block of rows is read from memory once and scored against
+    every query while it is in cache (the same einsum per row and query, so the same bits as one query alone)."""
+    outs = [np.empty(len(matrix), np.float32) for _ in queries]
 
     def run(start: int, stop: int) -> None:
         for b in range(start, stop, SCAN_BLOCK):
             e = min(b + SCAN_BLOCK, stop)
-            np.einsum("ij,j->i", matrix[b:e], query, out=out[b:e])
+            block = matrix[b:e]
+            for query, out in zip(queries, outs):
+                np.einsum("ij,j->i", block, query, out=out[b:e])
 
     if len(matrix) < PARALLEL_ROWS:
         run(0, len(matrix))
@@ -181,7 +194,7 @@ def cosines(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
         other = _scan_pool(os.getpid()).submit(run, half, len(matrix))
         run(0, half)
         other.result()
-    return out
+    return outs
 
 
 @lru_cache(maxsize=1)
@@ -212,6 +225,7 @@ class Retriever:
         self.cache_dir = Path(cache_dir) if cache_dir else None  # BM25 indexes per snapshot and kind
         self._indexes: dict[SourceKind, LexicalIndex] = {}
         self._dense: dict[SourceKind, DenseIndex] = {}
+        self._ids: dict[SourceKind, np.ndarray] = {}
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -309,17 +323,22 @@ class Retriever:
     def dense_vector(self, vec: np.ndarray, *, kinds=None, edition: str | None = None,
                      chapters: list[str] | None = None, top: int = 10) -> list[Hit]:
         """Nearest passages to a query vector (an adapted query's, engines/adapter.py)."""
+        return self.dense_vectors([vec], kinds=kinds, edition=edition, chapters=chapters, top=top)[0]
+
+    def dense_vectors(self, vecs: list[np.ndarray], *, kinds=None, edition: str | None = None,
+                      chapters: list[str] | None = None, top: int = 10) -> list[list[Hit]]:
+        """`dense_vector` of several query vectors, each kind's matrix scanned once for all of them."""
         kinds_ = self._kinds(kinds)
-        if not kinds_:
-            return []
+        if not kinds_ or not vecs:
+            return [[] for _ in vecs]
         self.store.heartbeat()
-        scored: list[tuple[float, Passage]] = []
+        parts: list[list[tuple[np.ndarray, np.ndarray, SourceKind]]] = [[] for _ in vecs]
         for kind in kinds_:
             index = self.dense_index(kind)
-            scores = index.scores(vec, edition=edition, chapters=chapters)
-            scored.extend((float(scores[i]), index.passages[i]) for i in _best(scores, top))
-        scored.sort(key=lambda s: (-s[0], s[1].id))
-        return [Hit(p, s, dense_rank=r, dense_score=s) for r, (s, p) in enumerate(scored[:top], start=1)]
+            for found, scores in zip(parts, index.scores_many(vecs, edition=edition, chapters=chapters)):
+                found.append((_best(scores, top), scores, kind))
+        return [[Hit(p, s, dense_rank=r, dense_score=s) for r, (s, p) in enumerate(self._ranked(found, top), start=1)]
+                for found in parts]
 
     def lexical(self, query: str, *, kinds=None, edition: str | None = None, chapters: list[str] | None = None,
                 top: int = 10) -> list[Hit]:
@@ -327,17 +346,33 @@ class Retriever:
         tokens = tokenize(query)
         if not tokens:
             return []
-        scored: list[tuple[float, Passage]] = []
+        parts: list[tuple[np.ndarray, np.ndarray, SourceKind]] = []
         for kind in self._kinds(kinds):
             index = self.lexical_index(kind)
             scores = index.scores(tokens)
             keep = index.mask(edition=edition, chapters=chapters)
             if keep is not None:
                 scores = np.where(keep, scores, 0.0)
-            # Which of equal scores make the cut is decided below by passage id, not by the partition's order.
-            scored.extend((float(scores[i]), index.passages[i]) for i in _best(np.where(scores > 0, scores, -np.inf), top))
-        scored.sort(key=lambda s: (-s[0], s[1].id))
-        return [Hit(p, s, lexical_rank=r, lexical_score=s) for r, (s, p) in enumerate(scored[:top], start=1)]
+            # Which of equal scores make the cut is decided by passage id (_ranked), not by the partition's order.
+            parts.append((_best(np.where(scores > 0, scores, -np.inf), top), scores, kind))
+        return [Hit(p, s, lexical_rank=r, lexical_score=s) for r, (s, p) in enumerate(self._ranked(parts, top), start=1)]
+
+    def _ranked(self, parts: list[tuple[np.ndarray, np.ndarray, SourceKind]], top: int) -> list[tuple[float, Passage]]:
+        """The best `top` of the rows each kind put forward (rows, that kind's scores), by score then passage id."""
+        if not parts:
+            return []
+        values = np.concatenate([scores[rows].astype(np.float64) for rows, scores, _ in parts])
+        ids = np.concatenate([self._passage_ids(kind)[rows] for rows, _, kind in parts])
+        passages = [p for rows, _, kind in parts for p in map(self.catalog.by_kind[kind].__getitem__, rows)]
+        return [(float(values[j]), passages[j]) for j in np.lexsort((ids, -values))[:top]]
+
+    def _passage_ids(self, kind: SourceKind) -> np.ndarray:
+        """The ids of one kind's passages, row for row with its indexes (what ties between equal scores are cut by)."""
+        with self._lock:
+            ids = self._ids.get(kind)
+            if ids is None:
+                ids = self._ids[kind] = np.array([p.id for p in self.catalog.by_kind[kind]], dtype=str)
+            return ids
 
     def search(self, query: str, *, kinds=None, edition: str | None = None, chapters: list[str] | None = None,
                top: int = 10) -> list[Hit]:

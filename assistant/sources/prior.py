@@ -63,10 +63,14 @@ class CodePrior:
             for k in (2, 4, 6, 8, 10):
                 if len(code) >= k:
                     self._by_prefix[code[:k]] += n
+        self._logs: dict[str, float] = {}  # each code's log_prob, computed once (a request asks for ~1,500)
 
     def log_prob(self, code: str) -> float:
         """log((count + 1) / total): 0 for nothing known is never better than a seen code."""
-        return math.log((self._by_prefix.get(code, 0) + 1) / self.total)
+        value = self._logs.get(code)
+        if value is None:
+            value = self._logs[code] = math.log((self._by_prefix.get(code, 0) + 1) / self.total)
+        return value
 
     @classmethod
     def load(cls, home: Path) -> CodePrior | None:

@@ -68,3 +68,20 @@ def test_dense_scores_are_the_same_bits_in_blocks_and_threads(retriever, monkeyp
     monkeypatch.setattr(retrieve, "PARALLEL_ROWS", 10**9)
     assert np.array_equal(cosines(index.matrix, query), plain)
     assert index.passages[int(np.argmax(plain))].codes[0].startswith("0101")  # real cosines: horses first
+
+
+def test_several_query_vectors_in_one_pass_are_each_scored_as_alone(retriever):
+    """The engine scores its raw, expanded and adapted query vectors in one pass over the lines' vectors (each block
+    read once): every query's cosines are the bits of its own plain dot products, and each ranking is ordered by
+    score, then passage id, exactly as that vector's ranking alone."""
+    index = retriever.dense_index(SourceKind.HS)
+    vecs = [retriever.embed_query(t) for t in ("pure-bred breeding horses", "live horses", "frozen fish fillets")]
+    for vec, scores in zip(vecs, retrieve.cosines_many(index.matrix, vecs), strict=True):
+        assert np.array_equal(scores, np.einsum("ij,j->i", index.matrix, vec))
+    joint = retriever.dense_vectors(vecs, kinds=["hs"], top=40)
+    for vec, hits in zip(vecs, joint, strict=True):
+        alone = retriever.dense_vectors([vec], kinds=["hs"], top=40)[0]
+        assert [(h.passage.id, h.dense_score) for h in hits] == [(h.passage.id, h.dense_score) for h in alone]
+        keys = [(-h.dense_score, h.passage.id) for h in hits]
+        assert keys == sorted(keys) and [h.dense_rank for h in hits] == list(range(1, 41))
+    assert joint[0][0].passage.codes[0].startswith("0101") and joint[2][0].passage.codes[0].startswith("0304")
