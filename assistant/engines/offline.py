@@ -59,20 +59,24 @@ SOFTMAX_K = 50  # candidates the confidences are shared among
 EVIDENCE_K = 100  # ranked candidates kept in the Evidence (what the LLM engine and the candidate list see)
 
 
-def best_by_prefix(hits: list, *, normalise: bool = False, into: dict[str, float] | None = None,
-                   levels: tuple[int, ...] = (0, 6, 4, 2)) -> dict[str, float]:
-    """Best score per code and per prefix of 6/4/2 digits; BM25 scaled to [0, 1] by the request's best."""
-    out: dict[str, float] = {} if into is None else into
+def best_by_prefix(hits: list, *, normalise: bool = False, levels: tuple[int, ...] = (0, 6, 4, 2)) -> dict[str, float]:
+    """Best score per code and per prefix of 6/4/2 digits; BM25 scaled to [0, 1] by the request's best. Scores of 0
+    or less are left out (a code a signal does not name reads 0)."""
+    out: dict[str, float] = {}
     raw = [(h.passage.codes[0], (h.lexical_score if h.lexical_score is not None else h.dense_score) or 0.0)
            for h in hits if h.passage.codes]
     top = max((s for _, s in raw), default=0.0) if normalise else 1.0
+    scale = top if top > 0 else 1.0
+    get = out.get
     for code, score in raw:
-        value = max(score, 0.0) / (top if top > 0 else 1.0)
+        value = max(score, 0.0) / scale
+        if value <= 0.0:
+            continue
         for n in levels:
-            key = code[:n] if n else code
             if n and len(code) < n:
                 continue
-            if value > out.get(key, 0.0):
+            key = code[:n] if n else code
+            if value > get(key, 0.0):
                 out[key] = value
     return out
 
@@ -275,7 +279,7 @@ class OfflineEngine:
         texts = self._leaf_texts() if said else {}
         leaves: list[TariffLine] = []
         ranks: list[int] = []
-        forms = _line_forms(self.runtime.catalog)
+        forms = _leaf_tables(self.runtime.catalog)[3]
         for h4 in headings:
             under = index[h4]
             order = sorted(under, key=lambda ln: (-signals.dense.get(ln.code, 0.0), ln.code))
@@ -400,9 +404,11 @@ def _load_prior(path: str, stamp: float | None) -> CodePrior | None:
 
 
 @lru_cache(maxsize=4)
-def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[str, int], dict[str, str]]:
+def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[str, int], dict[str, str],
+                                            dict[str, np.ndarray]]:
     """Per catalog snapshot (shared by every engine on it): leaves by heading, leaf counts by heading and
-    subheading, and each leaf's full text."""
+    subheading, each leaf's full text, and per heading, row for row with its leaves, each leaf's form as
+    feature_matrix reads it (level, indent, whether its wording is "Other...")."""
     index: dict[str, list[TariffLine]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
     texts: dict[str, str] = {}
@@ -411,16 +417,9 @@ def _leaf_tables(catalog: Catalog) -> tuple[dict[str, list[TariffLine]], dict[st
         counts[leaf.code[:4]] += 1
         counts[leaf.code[:6]] += 1
         texts[leaf.code] = leaf.full_text()
-    return dict(index), dict(counts), texts
-
-
-@lru_cache(maxsize=4)
-def _line_forms(catalog: Catalog) -> dict[str, np.ndarray]:
-    """Per heading, row for row with its leaves: each leaf's level, indent and whether its wording is "Other..."
-    (what feature_matrix reads of a line's form; built once per catalog snapshot, not per request)."""
-    return {h4: np.array([(float(ln.level), float(ln.indent), float(ln.description.strip().lower().startswith("other")))
-                          for ln in under], dtype=np.float64).reshape(-1, 3)
-            for h4, under in _leaf_tables(catalog)[0].items()}
+    forms = {h4: np.array([(float(ln.level), float(ln.indent), float(ln.description.strip().lower().startswith("other")))
+                           for ln in under], dtype=np.float64).reshape(-1, 3) for h4, under in index.items()}
+    return dict(index), dict(counts), texts, forms
 
 
 @lru_cache(maxsize=4)
