@@ -12,6 +12,7 @@ candidates re-scored exactly would be faster, but not guaranteed to be the same.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import re
@@ -100,6 +101,9 @@ class LexicalIndex:
     def __init__(self, passages: list[Passage]):
         import bm25s
 
+        # bm25s sets its logger to DEBUG when imported: once any library has configured the root logger, every index
+        # build printed "DEBUG:bm25s:Building index from tokens" into the server's log.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.passages = passages
         self.editions = np.array([p.edition for p in passages], dtype=object)
         self.chapters = np.array([p.chapter or "" for p in passages], dtype=object)

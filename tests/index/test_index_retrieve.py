@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from assistant.index import retrieve
 from assistant.index.retrieve import RRF_K, cosines, tokenize
-from assistant.models import SourceKind
+from assistant.models import Passage, SourceKind
 
 
 def test_tokenize_lowercases_stems_and_drops_stopwords():
@@ -85,3 +87,13 @@ def test_several_query_vectors_in_one_pass_are_each_scored_as_alone(retriever):
         keys = [(-h.dense_score, h.passage.id) for h in hits]
         assert keys == sorted(keys) and [h.dense_rank for h in hits] == list(range(1, 41))
     assert joint[0][0].passage.codes[0].startswith("0101") and joint[2][0].passage.codes[0].startswith("0304")
+
+
+def test_building_a_bm25_index_logs_nothing_below_warning(caplog):
+    """bm25s turns its own logger to DEBUG on import; a first start printed its "Building index from tokens" lines."""
+    passages = [Passage.make(kind=SourceKind.HS, label=f"HS {code}", text=text, edition="HS 2022", source="test",
+                             codes=(code,)) for code, text in [("010121", "Pure-bred breeding horses"), ("070200", "Tomatoes")]]
+    with caplog.at_level(logging.DEBUG):
+        index = retrieve.LexicalIndex(passages)
+    assert index.scores(["tomato"]).argmax() == 1
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING] == []
