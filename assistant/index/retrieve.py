@@ -160,15 +160,15 @@ class DenseIndex:
     def scores_many(self, queries: list[np.ndarray], *, edition: str | None,
                     chapters: list[str] | None) -> list[np.ndarray]:
         """`scores` of several queries in one pass over the matrix (each the same bits as alone)."""
-        usable = [np.asarray(q, dtype=np.float32) for q in queries if self.matrix.shape[1] == len(q)]
-        scanned = iter(cosines_many(self.matrix, usable)) if usable else iter(())
+        fits = [self.matrix.shape[1] == len(q) for q in queries]  # another model's vector matches nothing
+        scanned = iter(cosines_many(self.matrix, [np.asarray(q, dtype=np.float32) for q, ok in zip(queries, fits) if ok]))
         keep = self.present
         if edition:
             keep = keep & (self.editions == edition)
         if chapters:
             keep = keep & np.isin(self.chapters, chapters)
-        return [np.where(keep, next(scanned), -np.inf) if self.matrix.shape[1] == len(q)
-                else np.full(len(self.passages), -np.inf, np.float32) for q in queries]
+        return [np.where(keep, next(scanned), -np.inf) if ok else np.full(len(self.passages), -np.inf, np.float32)
+                for ok in fits]
 
 
 def cosines(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
