@@ -50,6 +50,12 @@ _MEN = frozenset({"men", "mens", "men's", "boys", "boy's", "boys'", "male"})
 _WOMEN = frozenset({"women", "womens", "women's", "ladies", "girls", "girl's", "girls'", "female", "woman", "woman's"})
 _LINE_MEN = re.compile(r"\bmen's|\bboys'")
 _LINE_WOMEN = re.compile(r"\bwomen's|\bgirls'")
+# Age, within the gender groups the tariff joins ("Men's or boys'") and its statistical suffixes split ("Men's",
+# "Boys'"): "male"/"female" say nothing of it.
+_ADULT = frozenset({"men", "mens", "men's", "women", "womens", "women's", "ladies", "woman", "woman's"})
+_CHILD = frozenset({"boys", "boy's", "boys'", "girls", "girl's", "girls'"})
+_LINE_ADULT = re.compile(r"\b(?:wo)?men's")
+_LINE_CHILD = re.compile(r"\b(?:boys|girls)'")
 
 
 # "not of cotton", "not knitted or crocheted", "non-alcoholic", "isn't leather" (but never "whether or not").
@@ -122,22 +128,27 @@ def _clauses(text: str) -> tuple[tuple[frozenset[str], tuple[tuple[str, tuple[fr
 
 
 @lru_cache(maxsize=1 << 16)
-def _line_facts(text: str) -> tuple[bool, bool, bool, bool]:
-    """What a line's (lowercased) wording says of knitting and of gender: knitted, not knitted, men's, women's.
-    Read once per line, not once per line and request."""
+def _line_facts(text: str) -> tuple[bool, bool, bool, bool, bool, bool]:
+    """What a line's (lowercased) wording says of knitting, gender and age: knitted, not knitted, men's, women's, and
+    whether its own segment (after its ancestors) is for adults only or children only. Read once per line."""
     knitted = "knitted or crocheted" in text and "not knitted" not in text
-    return knitted, "not knitted" in text or "woven" in text, bool(_LINE_MEN.search(text)), bool(_LINE_WOMEN.search(text))
+    own = text.rsplit(": ", 1)[-1]
+    adult, child = bool(_LINE_ADULT.search(own)), bool(_LINE_CHILD.search(own))
+    return (knitted, "not knitted" in text or "woven" in text, bool(_LINE_MEN.search(text)),
+            bool(_LINE_WOMEN.search(text)), adult and not child, child and not adult)
 
 
 @lru_cache(maxsize=1024)
-def _reading(said: frozenset[str]) -> tuple[bool, bool, bool, bool, tuple[str, ...]]:
-    """What stated facts say, once per request: knitted, woven, not for women, not for men, other words negated."""
+def _reading(said: frozenset[str]) -> tuple[bool, bool, bool, bool, bool, bool, tuple[str, ...]]:
+    """What stated facts say, once per request: knitted, woven, not for women, not for men, for adults only, for
+    children only, other words negated."""
     yes = {w for w in said if not w.startswith("not ")}
     no = {w[4:] for w in said if w.startswith("not ")}
     knit, woven = yes & _KNIT, yes & _WOVEN or no & _KNIT  # in the tariff's words, "not knitted" is woven
     not_women = bool(yes & _MEN and not yes & _WOMEN or no & _WOMEN)
     not_men = bool(yes & _WOMEN and not yes & _MEN or no & _MEN)
-    return bool(knit), bool(woven), not_women, not_men, tuple(sorted(no - _KNIT - _MEN - _WOMEN))
+    adult, child = bool(yes & _ADULT and not yes & _CHILD), bool(yes & _CHILD and not yes & _ADULT)
+    return bool(knit), bool(woven), not_women, not_men, adult, child, tuple(sorted(no - _KNIT - _MEN - _WOMEN))
 
 
 def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = None) -> list[str]:
@@ -145,10 +156,10 @@ def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = 
     said = stated_facts(query) if said is None else said
     if not said:
         return []
-    knit, woven, not_women, not_men, others = _reading(said)
+    knit, woven, not_women, not_men, adult, child, others = _reading(said)
     text = line_text.lower()
     out = []
-    knitted_line, unknitted_line, men, women = _line_facts(text)
+    knitted_line, unknitted_line, men, women, adult_line, child_line = _line_facts(text)
     if knit and not woven and unknitted_line:
         out.append("the goods are knitted; this line is for goods not knitted")
     if woven and not knit and knitted_line:
@@ -157,6 +168,10 @@ def contradictions(query: str, line_text: str, *, said: frozenset[str] | None = 
         out.append("the goods are not for women or girls; this line is for women or girls")
     if not_men and men and not women:
         out.append("the goods are not for men or boys; this line is for men or boys")
+    if adult and child_line:
+        out.append("the goods are for men or women; this line is for boys or girls")
+    if child and adult_line:
+        out.append("the goods are for boys or girls; this line is for men or women")
     for word in others:
         if (segment := _only_choice(text, word)) is not None:
             out.append(f"the requester states “not {word}”; this line reads “{segment}”")

@@ -4,11 +4,12 @@ ONNX Runtime one sequence at a time, so a text's vector never depends on what it
 Why one sequence per run: dynamic int8 quantisation scales activations per tensor, i.e. per padded batch, so in
 batches of 8 or 32 a text's vector moved by up to 0.043 in a component with its batch-mates (issue 15), and two
 evaluations of one dataset on one index disagreed. Run alone, a text is quantised on its own values only: its vector
-is bit-identical whatever else is embedded, in any process. The intra-op thread count is fixed (EMBED_THREADS), not
-taken from the machine's cores. Measured on 2 cores shared with other jobs (load 8-17), 800 HS passage texts
+is bit-identical whatever else is embedded, in any process. The intra-op thread counts are fixed (EMBED_THREADS for
+a lone text, INGEST_THREADS for each of the INGEST_RUNS parallel runs over many texts), not taken from the machine's
+cores. Measured on 2 cores shared with other jobs (load 8-17), 800 HS passage texts
 (eval/bench_embed.py does the same comparison):
   - ingest: int8 in batches of 8 (before) 121 texts/s; one sequence per run 73 texts/s sequentially, 120 texts/s
-    with two runs in parallel (measured on two sessions; embed() runs INGEST_RUNS at once on its one session);
+    with two runs in parallel (measured on two sessions; embed() runs INGEST_RUNS at once on its ingest session);
     fp32 in batches of 32 73 texts/s, one per run 33. The full US corpus (about 34,600 passages, cold cache)
     re-ingested in 589 s with this code, its 26,103 HTS lines at 97 passages/s including the Chroma writes.
   - a query (ATLAS dev, ~80 chars) is one run either way: int8 7.4 ms (15 ms with one thread).
@@ -34,8 +35,12 @@ from .embed import MAX_TOKENS, SentenceTransformerEmbedder, model_label, normali
 
 log = logging.getLogger(__name__)
 
-EMBED_THREADS = 2  # intra-op threads of every run, on any machine (1 and 2 measured bit-identical on MiniLM)
+EMBED_THREADS = 2  # intra-op threads of a single text's run (a query), on any machine
 INGEST_RUNS = 2  # sequences embedded at once, each in its own run: ingest throughput without shared batches
+# Intra-op threads of each of those runs. 1 and 2 give bit-identical vectors on MiniLM (checked on 1,300 dev texts,
+# and by the alone-or-among-many test); on 2 cores, two runs of one thread embed 1,300 texts in 3.5-3.8 s against
+# 4.3-4.7 s for two runs of two threads (oversubscribed), while a lone query is twice as fast with two threads.
+INGEST_THREADS = 1
 # Texts to check the exported ONNX model against the original one before trusting it.
 _PROBES = [
     "Men's or boys' T-shirts of cotton, knitted or crocheted",
@@ -59,15 +64,9 @@ class OnnxEmbedder:
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = EMBED_THREADS
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # cores are shared: do not spin
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - a damaged cached export: say where it is
-            raise BackendUnavailable(f"cannot load {onnx_path} ({exc}); delete it to re-export") from exc
+        self._onnx_path = Path(onnx_path)
+        self.session = self._session(EMBED_THREADS)
+        self._ingest_session = None  # one-thread runs for many texts at once, opened on first use
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.name = name
         # What the cache keys on: a change of model file, precision, recipe or runtime gives new entries.
@@ -75,6 +74,19 @@ class OnnxEmbedder:
                          f"|per-sequence|threads={EMBED_THREADS}|max_tokens={MAX_TOKENS}|ort={ort.__version__}")
         self._pool = ThreadPoolExecutor(INGEST_RUNS, thread_name_prefix="embed") if INGEST_RUNS > 1 else None
         self.dim = int(self._run([101, 102]).shape[-1])
+
+    def _session(self, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # cores are shared: do not spin
+        try:
+            return ort.InferenceSession(str(self._onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a damaged cached export: say where it is
+            raise BackendUnavailable(f"cannot load {self._onnx_path} ({exc}); delete it to re-export") from exc
 
     @classmethod
     def for_model(cls, model_path: str, *, cache_dir: Path, quantize: bool = True) -> "OnnxEmbedder":
@@ -86,12 +98,12 @@ class OnnxEmbedder:
         variant = "int8" if onnx_path.name == "model-int8.onnx" else "fp32"
         return cls(onnx_path, Path(model_path) / "tokenizer.json", name=f"{model_label(model_path)}+onnx-{variant}")
 
-    def _run(self, ids: list[int]) -> np.ndarray:
+    def _run(self, ids: list[int], session=None) -> np.ndarray:
         """The mean-pooled vector of one sequence, run alone (no padding, no batch-mates)."""
         input_ids = np.asarray([ids], np.int64)
         feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
                 "token_type_ids": np.zeros_like(input_ids)}
-        hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        hidden = (session or self.session).run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
         return hidden[0].mean(axis=0, dtype=np.float32)
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -102,7 +114,10 @@ class OnnxEmbedder:
         if self._pool is None or len(encoded) == 1:
             rows = [self._run(ids) for ids in encoded]
         else:  # ONNX Runtime releases the GIL: runs in parallel threads share the session, never a tensor
-            rows = list(self._pool.map(self._run, encoded))
+            if self._ingest_session is None:
+                self._ingest_session = self._session(INGEST_THREADS)
+            session = self._ingest_session
+            rows = list(self._pool.map(lambda ids: self._run(ids, session), encoded))
         return normalise(np.stack(rows))
 
 

@@ -65,6 +65,21 @@ def test_a_negated_fact_contradicts_the_lines_that_name_it_as_the_only_choice():
     assert contradictions("shirt, not for men", "Shirts; men's or boys', of cotton")
 
 
+def test_an_adults_garment_contradicts_the_statistical_suffix_for_children_and_back():
+    # The tariff joins "Men's or boys'"; its statistical suffixes then split "Men's (338)" from "Boys' (338)".
+    line = f"{T_SHIRTS}: Of cotton: Men's or boys': Other T-shirts: "
+    assert contradictions("men's knitted cotton t-shirt", line + "Boys' (338)") == [
+        "the goods are for men or women; this line is for boys or girls"]
+    assert not contradictions("men's knitted cotton t-shirt", line + "Men's (338)")
+    assert contradictions("boys' cotton t-shirt", line + "Men's (338)")
+    assert not contradictions("boys' cotton t-shirt", line + "Boys' (338)")
+    # a line for both, a request naming both, or one saying neither: nothing to contradict
+    assert not contradictions("men's cotton t-shirt", f"{T_SHIRTS}: Of cotton: Men's or boys'")
+    assert not contradictions("men's and boys' cotton t-shirts", line + "Boys' (338)")
+    assert not contradictions("male cotton t-shirt", line + "Boys' (338)")
+    assert not contradictions("cotton t-shirt", line + "Boys' (338)")
+
+
 def test_a_question_answered_other_is_not_asked_again():
     top = [scored("610510", KNIT, "Men's shirts", description="Of cotton"),
            scored("620520", WOVEN, "Men's shirts", description="Of cotton")]

@@ -52,7 +52,8 @@ LONG = ("Parts and accessories of the motor vehicles of headings 8701 to 8705: b
 
 def test_a_text_gets_the_same_bits_alone_or_in_any_batch(hs_runtime):
     onnx = hs_runtime.embedder.inner
-    alone = np.stack([onnx.embed([t])[0] for t in TEXTS])
+    alone = np.stack([onnx.embed([t])[0] for t in TEXTS])  # a lone text: one run of EMBED_THREADS threads
+    # Several texts: INGEST_RUNS runs of INGEST_THREADS threads each, another session: the same bits all the same.
     # Mixed batches: every text beside others, reversed, beside a text of 128 tokens (int8 activations were
     # quantised per padded batch before issue 15: these vectors differed by up to 0.043 in a component).
     for batch in (TEXTS, TEXTS[::-1], [LONG, *TEXTS, LONG], [TEXTS[2], TEXTS[2], "x"]):
