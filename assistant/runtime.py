@@ -43,6 +43,9 @@ class Runtime:
         self._embedder_lock = threading.Lock()  # its own: loading the model never holds up the catalog (/readyz)
         self._checked = (0.0, 0.0, -1)  # (last count check, last snapshot check, count seen)
         self._last: Catalog | None | bool = False  # the last known snapshot's catalog (False: not looked for)
+        # The tariff lines as they stood before this process's own precedent writes: those writes change the catalog
+        # but not its nomenclature, so the next precedent file is checked without reloading the whole catalog.
+        self._lines_kept: Nomenclature | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, auto_ingest: bool = True) -> "Runtime":
@@ -178,6 +181,7 @@ class Runtime:
         with self._lock:
             self._catalog = None  # rebuilt on next use
             self._retriever = None
+            self._lines_kept = None
         return report
 
     def ingest_precedents(self, path: str | Path, *, source: str | None = None, jurisdiction: str | None = None,
@@ -190,7 +194,9 @@ class Runtime:
 
         records = precedents.load_precedents(path, source=source, jurisdiction=jurisdiction,
                                              description_column=description_column, code_column=code_column)
-        nomenclature = self.catalog.nomenclature
+        with self._lock:
+            kept = self._lines_kept if self._catalog is None else None
+        nomenclature = kept if kept is not None else self.catalog.nomenclature
         if not len(nomenclature):
             raise InputError("no nomenclature is indexed: run `tariff ingest hs2022` (or `ingest hts`) first")
         passages = precedents.to_passages(records, nomenclature)
@@ -205,6 +211,10 @@ class Runtime:
                                      progress=progress)
         if report.added or report.removed:
             with self._lock:
+                if not source_key.startswith("precedents:"):
+                    self._lines_kept = None
+                elif self._catalog is not None:
+                    self._lines_kept = self._catalog.nomenclature
                 self._catalog = None
                 self._retriever = None
         return report

@@ -98,3 +98,25 @@ def test_a_decided_case_of_the_same_goods_comes_first(runtime):
     finally:
         runtime.index_passages([], source_key="precedents:decisions:c0ffee")
         runtime.index_passages([], source_key="precedents:test-other")
+
+
+def test_precedent_files_in_a_row_are_checked_against_the_lines_without_reloading_the_catalog(
+        runtime, samples, tmp_path, monkeypatch):
+    import assistant.runtime as rt
+
+    runtime.catalog  # noqa: B018 - current before the writes
+    loads = []
+    real = rt.load_catalog
+    monkeypatch.setattr(rt, "load_catalog", lambda *a, **kw: loads.append(1) or real(*a, **kw))  # counts, then loads
+    path = samples / "precedents" / "rulings_sample.jsonl"
+    runtime.ingest_precedents(path, source="row_a", progress=False)
+    runtime.ingest_precedents(path, source="row_b", progress=False)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"description": "unknown goods", "code": "999999", "id": "X1"}) + "\n", encoding="utf-8")
+    with pytest.raises(rt.InputError, match="none of the codes"):  # still checked: against the kept lines
+        runtime.ingest_precedents(bad, source="row_c", progress=False)
+    assert loads == []
+    assert {p.meta["dataset"] for p in runtime.catalog.by_kind[SourceKind.PRECEDENT]} >= {"row_a", "row_b"}
+    assert loads == [1]  # the next reader sees the new precedents
+    for source in ("row_a", "row_b"):
+        runtime.index_passages([], source_key=f"precedents:{source}")
